@@ -1,0 +1,462 @@
+"""The trial as data: the criteria-file model, its loader and its checks.
+
+`load_trial(path)` reads a criteria YAML file, validates it (pydantic for the
+shape, then cross-checks such as "every condition names a dictionary answer")
+and returns a `Trial`. Every problem is reported with file, line and field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from actions.conditions import Condition, ConditionError, parse_condition
+
+AnswerType = Literal["boolean", "integer", "choice", "last_dose"]
+LAST_DOSE_WORDS = ("never", "current", "not_recent")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AnswerSpec(_Strict):
+    """One entry of the data dictionary: an answer id's type and meaning."""
+
+    type: AnswerType
+    label: str
+    values: list[str] = []
+    min: int | None = None
+    max: int | None = None
+
+
+class Choice(_Strict):
+    """A button of a question, with the words that mean it and what it sets."""
+
+    title: str
+    synonyms: list[str] = []
+    value: bool | str | None = None
+    sets: dict[str, Any] = {}
+    unknown: bool = False
+
+
+class Option(_Strict):
+    """One item of a grouped (multi) question: a yes/no answer id."""
+
+    answer: str
+    title: str
+    synonyms: list[str] = []
+
+
+class NoneChoice(_Strict):
+    """The "none of these" button of a grouped question."""
+
+    title: str
+    synonyms: list[str] = []
+
+
+class Question(_Strict):
+    """A question: its wording, help, answer type, choices and when to ask it."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    type: Literal["yes_no", "age", "choice", "multi", "last_dose"]
+    text: str
+    help: str
+    answer: str | None = None
+    ask_if: Any = None
+    choices: list[Choice] = []
+    extra_choices: list[Choice] = []
+    options: list[Option] = []
+    none: NoneChoice | None = None
+    medicines: list[str] = []
+    names: list[str] = []
+    uncontrolled: bool = False
+
+
+class Reasons(_Strict):
+    """Plain-language reasons shown for each verdict of a criterion."""
+
+    fail: str | None = None
+    unknown: str
+    pass_: str = Field(alias="pass")
+    wait: str | None = None
+    current: str | None = None
+
+
+class Washout(_Strict):
+    """A medicine washout: the first allowed day is last dose + days or months."""
+
+    answer: str
+    days: int | None = Field(default=None, gt=0)
+    months: int | None = Field(default=None, gt=0)
+
+
+class Criterion(_Strict):
+    """One inclusion or exclusion criterion taken from the trial's page."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    source_text: str
+    condition: Any = None
+    washout: Washout | None = None
+    patient_can_judge: bool = True
+    reasons: Reasons
+
+
+class Investigator(_Strict):
+    """A named investigator, as the trial's page lists them."""
+
+    name: str
+    title: str = ""
+
+
+class Contact(_Strict):
+    """How to reach the study; unknown fields stay empty, never invented."""
+
+    organisation: str = ""
+    address: str = ""
+    phone: str = ""
+    email: str = ""
+    url: str = ""
+    note: str = ""
+
+
+class Site(_Strict):
+    """Where the study runs: its time zone and how it writes dates."""
+
+    time_zone: str
+    date_order: Literal["MDY", "DMY"] = "MDY"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as America/Los_Angeles)")
+        return value
+
+
+class TrialModel(_Strict):
+    """The whole criteria file, as validated by pydantic."""
+
+    id: str
+    version: str
+    title: str
+    short_title: str
+    drug: str = ""
+    summary: str
+    status: Literal["recruiting", "not_recruiting"]
+    status_notice: str = ""
+    contact_opt_in: bool = False
+    ask_every_question: bool = False
+    site: Site
+    investigators: list[Investigator] = []
+    contact: Contact
+    answers: dict[str, AnswerSpec]
+    questions: list[Question] = Field(min_length=1)
+    inclusion: list[Criterion] = []
+    exclusion: list[Criterion] = []
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, (int, float)) else value
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A loaded, checked trial: the model plus its parsed conditions."""
+
+    model: TrialModel
+    path: str
+    ask_if: dict[str, Condition | None]
+    conditions: dict[str, Condition | None]
+    warnings: tuple[str, ...] = ()
+    questions_by_id: dict[str, Question] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.model.id
+
+    @property
+    def questions(self) -> list[Question]:
+        return self.model.questions
+
+    @property
+    def answers(self) -> dict[str, AnswerSpec]:
+        return self.model.answers
+
+    @property
+    def recruiting(self) -> bool:
+        return self.model.status == "recruiting"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.model.site.time_zone)
+
+    def today(self) -> dt.date:
+        """The site's local date now (the only place that reads the clock)."""
+        return dt.datetime.now(self.zone).date()
+
+    def criteria(self) -> list[tuple[str, Criterion]]:
+        """All criteria with their kind, inclusions first."""
+        return [("inclusion", c) for c in self.model.inclusion] + [
+            ("exclusion", c) for c in self.model.exclusion]
+
+    def contact(self) -> dict[str, Any]:
+        """The contact block every result carries."""
+        data = self.model.contact.model_dump()
+        data["investigators"] = [i.model_dump() for i in self.model.investigators]
+        data["trial_id"] = self.model.id
+        return data
+
+
+def question_answer_ids(question: Question) -> list[str]:
+    """The dictionary answer ids a question fills."""
+    if question.type == "multi":
+        return [o.answer for o in question.options]
+    if question.type == "choice":
+        return list(dict.fromkeys(k for c in question.choices for k in c.sets))
+    return [question.answer] if question.answer else []
+
+
+class TrialError(Exception):
+    """A criteria file that cannot be used; `problems` lists each with its line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _line_of(node: yaml.Node | None, path: tuple) -> int | None:
+    """The 1-based line of the deepest YAML node reachable along `path`."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for step in path:
+        if isinstance(node, yaml.MappingNode):
+            found = None
+            for key, value in node.value:
+                if key.value == step or key.value == str(step).rstrip("_"):
+                    found = value
+                    break
+            if found is None:
+                break
+            node = found
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
+            if step >= len(node.value):
+                break
+            node = node.value[step]
+        else:
+            continue
+        line = node.start_mark.line + 1
+    return line
+
+
+class _Checker:
+    """Collects problems with their line numbers while checking one file."""
+
+    def __init__(self, path: str, node: yaml.Node | None) -> None:
+        self.path, self.node = path, node
+        self.problems: list[str] = []
+
+    def add(self, loc: tuple, message: str) -> None:
+        where = ".".join(str(p) for p in loc) or "(top level)"
+        line = _line_of(self.node, loc)
+        self.problems.append(f"{self.path}:{line}: {where}: {message}")
+
+
+def load_trial(path: str | os.PathLike) -> Trial:
+    """Load and check a criteria file; raise TrialError listing every problem."""
+    path = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TrialError([f"{path}: cannot read the file: {exc}"])
+    return parse_trial(text, path)
+
+
+def parse_trial(text: str, path: str = "<criteria>") -> Trial:
+    """Parse criteria YAML text (see `load_trial`)."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else "?"
+        raise TrialError([f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}"])
+    check = _Checker(path, node)
+    if not isinstance(data, dict):
+        check.add((), "the file must be a mapping of trial fields")
+        raise TrialError(check.problems)
+    try:
+        model = TrialModel.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field (check its spelling and indentation)"
+            elif isinstance(err.get("input"), bool) and err["type"] == "string_type":
+                msg += " (YAML reads an unquoted yes/no/on/off as true/false: put it in quotes)"
+            check.add(loc, msg)
+        raise TrialError(check.problems)
+    ask_if, conditions = _check_semantics(model, check)
+    if check.problems:
+        raise TrialError(check.problems)
+    warnings = []
+    c = model.contact
+    if not (c.phone or c.email or c.url):
+        warnings.append(f"{path}:{_line_of(node, ('contact',))}: contact: no phone, e-mail or URL to reach a person"
+                        " (results will show the address and the contact note only)")
+    return Trial(model=model, path=path, ask_if=ask_if, conditions=conditions,
+                 warnings=tuple(warnings), questions_by_id={q.id: q for q in model.questions})
+
+
+def _check_value(spec: AnswerSpec, value: Any) -> str | None:
+    """Why `value` is not a valid value for an answer of this spec, or None."""
+    if value is None:
+        return None
+    if spec.type == "boolean" and not isinstance(value, bool):
+        return "expected true, false or null"
+    if spec.type == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            return "expected a whole number or null"
+        if spec.min is not None and value < spec.min or spec.max is not None and value > spec.max:
+            return f"expected a number from {spec.min} to {spec.max}"
+    if spec.type == "choice" and value not in spec.values:
+        return f"expected one of {', '.join(spec.values)} or null"
+    if spec.type == "last_dose":
+        if value in LAST_DOSE_WORDS:
+            return None
+        if not isinstance(value, str) or len(value) != 10:
+            return "expected a date YYYY-MM-DD, never, current, not_recent or null"
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            return f"{value!r} is not a real date (YYYY-MM-DD)"
+    return None
+
+
+def check_answer_value(trial: Trial, answer_id: str, value: Any) -> str | None:
+    """Why `value` is not valid for `answer_id` of this trial, or None."""
+    spec = trial.answers.get(answer_id)
+    if spec is None:
+        return f"unknown answer id {answer_id!r} (the criteria file defines: {', '.join(trial.answers)})"
+    return _check_value(spec, value)
+
+
+def _check_semantics(model: TrialModel, check: _Checker):
+    answers = model.answers
+    for aid, spec in answers.items():
+        if spec.type == "choice" and not spec.values:
+            check.add(("answers", aid, "values"), "a choice answer needs a list of values")
+
+    def known(aid: str, loc: tuple) -> bool:
+        if aid not in answers:
+            check.add(loc, f"unknown answer id {aid!r}; the data dictionary ('answers') defines: {', '.join(answers)}")
+            return False
+        return True
+
+    def condition(data: Any, loc: tuple) -> Condition | None:
+        try:
+            cond = parse_condition(data)
+        except ConditionError as exc:
+            check.add(loc + exc.path, str(exc))
+            return None
+        _check_refs(data, loc)
+        return cond
+
+    def _check_refs(data: Any, loc: tuple) -> None:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if key in ("answer", "answered") and isinstance(value, str):
+                    if known(value, loc + (key,)) and key == "answer":
+                        for op in ("is", "is_not", "in"):
+                            if op in data:
+                                for v in data[op] if op == "in" else [data[op]]:
+                                    why = _check_value(answers[value], v)
+                                    if why:
+                                        check.add(loc + (op,), f"{v!r} can never be a value of {value}: {why}")
+                else:
+                    _check_refs(value, loc + (key,))
+        elif isinstance(data, list):
+            for i, item in enumerate(data):
+                _check_refs(item, loc + (i,))
+
+    seen: set[str] = set()
+    ask_if: dict[str, Condition | None] = {}
+    filled: set[str] = set()
+    for i, q in enumerate(model.questions):
+        loc = ("questions", i)
+        if q.id in seen:
+            check.add(loc + ("id",), f"duplicate question id {q.id!r}")
+        seen.add(q.id)
+        ask_if[q.id] = condition(q.ask_if, loc + ("ask_if",)) if q.ask_if is not None else None
+        _check_question(q, loc, answers, known, check)
+        filled.update(question_answer_ids(q))
+    for aid in answers:
+        if aid not in filled:
+            check.add(("answers", aid), f"no question fills the answer {aid!r}")
+
+    conditions: dict[str, Condition | None] = {}
+    for kind in ("inclusion", "exclusion"):
+        for i, crit in enumerate(getattr(model, kind)):
+            loc = (kind, i)
+            if crit.id in conditions:
+                check.add(loc + ("id",), f"duplicate criterion id {crit.id!r}")
+            if (crit.condition is None) == (crit.washout is None):
+                check.add(loc, "a criterion needs exactly one of 'condition' or 'washout'")
+                continue
+            if crit.washout is not None:
+                w = crit.washout
+                if known(w.answer, loc + ("washout", "answer")) and answers[w.answer].type != "last_dose":
+                    check.add(loc + ("washout", "answer"), f"a washout needs a last_dose answer; {w.answer!r} is {answers[w.answer].type}")
+                if (w.days is None) == (w.months is None):
+                    check.add(loc + ("washout",), "a washout needs exactly one of 'days' or 'months'")
+                for need in ("wait", "current"):
+                    if getattr(crit.reasons, need) is None:
+                        check.add(loc + ("reasons",), f"a washout criterion needs a '{need}' reason")
+                conditions[crit.id] = None
+            else:
+                if crit.reasons.fail is None:
+                    check.add(loc + ("reasons",), "a criterion with a condition needs a 'fail' reason")
+                conditions[crit.id] = condition(crit.condition, loc + ("condition",))
+    return ask_if, conditions
+
+
+def _check_question(q: Question, loc: tuple, answers: dict[str, AnswerSpec], known, check: _Checker) -> None:
+    single = {"yes_no": "boolean", "age": "integer", "last_dose": "last_dose"}
+    if q.type in single:
+        if q.answer is None:
+            check.add(loc, f"a {q.type} question needs 'answer' (the dictionary id it fills)")
+        elif known(q.answer, loc + ("answer",)) and answers[q.answer].type != single[q.type]:
+            check.add(loc + ("answer",), f"a {q.type} question fills a {single[q.type]} answer; {q.answer!r} is {answers[q.answer].type}")
+    if q.type == "choice":
+        if len(q.choices) < 2:
+            check.add(loc + ("choices",), "a choice question needs at least two choices")
+        for j, c in enumerate(q.choices):
+            for aid, value in c.sets.items():
+                if known(aid, loc + ("choices", j, "sets", aid)):
+                    why = _check_value(answers[aid], value)
+                    if why:
+                        check.add(loc + ("choices", j, "sets", aid), why)
+    if q.type == "last_dose":
+        for j, c in enumerate(q.choices):
+            if c.value not in LAST_DOSE_WORDS and c.value is not None:
+                check.add(loc + ("choices", j, "value"), "a last_dose choice value must be never, current, not_recent or null")
+    if q.type == "multi":
+        if not q.options:
+            check.add(loc + ("options",), "a multi question needs options")
+        for j, o in enumerate(q.options):
+            if known(o.answer, loc + ("options", j, "answer")) and answers[o.answer].type != "boolean":
+                check.add(loc + ("options", j, "answer"), "a multi option fills a boolean answer")
+    if q.type == "yes_no":
+        for j, c in enumerate(q.extra_choices):
+            if not isinstance(c.value, bool) and c.value is not None:
+                check.add(loc + ("extra_choices", j, "value"), "a yes_no choice value must be true, false or null")

@@ -1,0 +1,1 @@
+"""The runtime: dialogue engine, store, Flask app (chat, widget, staff) and CLI."""
