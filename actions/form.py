@@ -1,0 +1,98 @@
+"""The prescreen form's logic, free of rasa-sdk: which questions, in what order.
+
+A question's slot holds what the patient said, once answered:
+`{"answers": {answer_id: value}, "text": words, "status": "accepted" |
+"unknown", "estimate": bool}` (never None once asked, so "don't know" is not
+"not asked"). The dictionary answers are the merge of the answered slots of
+the questions that apply, in question order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping
+
+from actions.evaluator import Verdict, evaluate
+from actions.trial import Question, Trial
+
+
+@dataclass(frozen=True)
+class Step:
+    """One question on the way through the form."""
+
+    question: Question
+    applies: bool | None      # its ask_if on the answers before it
+    answer: dict | None       # its slot value when answered
+
+
+def walk(trial: Trial, slots: Mapping[str, Any]) -> Iterator[Step]:
+    """Each question in order, with whether it applies (on earlier answers only)."""
+    answers: dict[str, Any] = {}
+    for q in trial.questions:
+        cond = trial.ask_if.get(q.id)
+        applies = True if cond is None else cond.evaluate(answers)
+        value = slots.get(q.id)
+        answer = value if isinstance(value, dict) else None
+        yield Step(q, applies, answer)
+        if applies is True and answer is not None:
+            answers.update(answer.get("answers", {}))
+
+
+def merged_answers(trial: Trial, slots: Mapping[str, Any]) -> dict[str, Any]:
+    """The dictionary answers given so far (questions that apply, in order)."""
+    answers: dict[str, Any] = {}
+    for step in walk(trial, slots):
+        if step.applies is True and step.answer is not None:
+            answers.update(step.answer.get("answers", {}))
+    return answers
+
+
+def estimates(trial: Trial, slots: Mapping[str, Any]) -> list[str]:
+    """Answer ids the patient gave only as an estimate."""
+    return [a for s in walk(trial, slots) if s.applies is True and s.answer and s.answer.get("estimate")
+            for a in s.answer.get("answers", {})]
+
+
+def has_fail(trial: Trial, answers: Mapping[str, Any], today: dt.date) -> bool:
+    """Whether these answers already rule the person out."""
+    result = evaluate(trial, answers, today)
+    return any(c["verdict"] == Verdict.FAIL.value for c in result["criteria"])
+
+
+def next_question(trial: Trial, slots: Mapping[str, Any], today: dt.date) -> str | None:
+    """The first question that applies and is not answered yet; None when done.
+
+    Unless the trial asks every question, the form is done as soon as the
+    answers rule the person out: the outcome can no longer become eligible.
+    """
+    if not trial.model.ask_every_question and has_fail(trial, merged_answers(trial, slots), today):
+        return None
+    for step in walk(trial, slots):
+        if step.applies is True and step.answer is None:
+            return step.question.id
+    return None
+
+
+def required_questions(trial: Trial, slots: Mapping[str, Any], today: dt.date) -> list[str]:
+    """The questions answered so far that apply, then the next one to ask (if any)."""
+    done = [s.question.id for s in walk(trial, slots) if s.applies is True and s.answer is not None]
+    nxt = next_question(trial, slots, today)
+    return done + ([nxt] if nxt else [])
+
+
+def progress(trial: Trial, slots: Mapping[str, Any], question_id: str) -> tuple[int, int]:
+    """(step, total): this question's number and about how many will be asked."""
+    step, total = 0, 0
+    for s in walk(trial, slots):
+        if s.applies is False:
+            continue
+        total += 1
+        if s.question.id == question_id:
+            step = total
+    return step, max(total, step)
+
+
+def result_for(trial: Trial, slots: Mapping[str, Any], today: dt.date) -> dict[str, Any]:
+    """The prescreen result of the answers in these slots."""
+    return evaluate(trial, merged_answers(trial, slots), today, estimates(trial, slots))

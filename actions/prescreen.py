@@ -1,0 +1,359 @@
+"""The rasa-sdk actions of the prescreen: questions, answers, result, digressions.
+
+They run unchanged in process (rasa-sdk's ActionExecutor) or on the stock
+action server (`python -m rasa_sdk --actions actions`). Trial facts come from
+the criteria file (`actions.loader.current_trial`); wording that is not a
+trial fact comes from the domain's responses (dialogues/domain.yml), which
+every action call carries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActionExecuted, EventType, FollowupAction, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import form
+from actions.loader import current_trial
+from actions.parsing import ACCEPTED, REASK, parse_answer, parse_yes_no
+from actions.trial import Question, Trial, question_answer_ids
+
+UNCLEAR_SLOT = "unclear_count"
+
+
+def site_today(tracker: Tracker, trial: Trial) -> dt.date:
+    """The conversation's date at the site (metadata `today` lets tests pin it)."""
+    meta = (tracker.latest_message or {}).get("metadata") or {}
+    try:
+        return dt.date.fromisoformat(meta["today"])
+    except (KeyError, TypeError, ValueError):
+        return trial.today()
+
+
+def response_text(domain: DomainDict, name: str, **values: Any) -> str:
+    """The first variation of a domain response, with {placeholders} filled."""
+    variations = (domain.get("responses") or {}).get(name) or [{}]
+    text = variations[0].get("text", "")
+    return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), m.group(0))), text)
+
+
+def response_buttons(domain: DomainDict, name: str) -> List[Dict[str, Any]]:
+    """The buttons of a domain response."""
+    variations = (domain.get("responses") or {}).get(name) or [{}]
+    return list(variations[0].get("buttons", []))
+
+
+def contact_text(trial: Trial, domain: DomainDict) -> str:
+    """The study contact as plain lines; unknown fields are left out."""
+    c = trial.model.contact
+    lines = [response_text(domain, "utter_contact_heading", study=trial.model.short_title)]
+    lines += [x for x in (c.organisation, c.address) if x]
+    for field, label in (("phone", "utter_label_phone"), ("email", "utter_label_email"), ("url", "utter_label_url")):
+        value = getattr(c, field)
+        if value:
+            lines.append(response_text(domain, label, value=value))
+    if trial.model.investigators:
+        names = ", ".join(i.name for i in trial.model.investigators)
+        lines.append(response_text(domain, "utter_label_investigators", value=names))
+    lines.append(response_text(domain, "utter_label_trial_id", value=trial.id))
+    if c.note:
+        lines.append(c.note)
+    return "\n".join(lines)
+
+
+def question_buttons(question: Question, domain: DomainDict) -> List[Dict[str, str]]:
+    """The quick-reply buttons of a question; each payload carries its title."""
+    if question.type == "age":
+        return []
+    if question.type == "yes_no":
+        titles = [b["title"] for b in response_buttons(domain, "utter_buttons_yes_no")]
+        titles[2:2] = [c.title for c in question.extra_choices]
+    elif question.type == "multi":
+        titles = [o.title for o in question.options]
+        if question.none:
+            titles.append(question.none.title)
+        titles += [b["title"] for b in response_buttons(domain, "utter_buttons_not_sure")]
+    else:
+        titles = [c.title for c in question.choices]
+    return [{"title": t, "payload": "/inform" + _json({question.id: t})} for t in titles]
+
+
+def _json(value: Any) -> str:
+    import json
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class ActionSessionStart(Action):
+    """Starts a conversation: names the study for the domain's responses."""
+
+    def name(self) -> Text:
+        return "action_session_start"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        trial = current_trial()
+        return [SessionStarted(), *study_slots(trial), ActionExecuted("action_listen")]
+
+
+def study_slots(trial: Trial) -> List[EventType]:
+    """Slots the domain's responses use to name the study."""
+    return [SlotSet("study_title", trial.model.title), SlotSet("study_short_title", trial.model.short_title),
+            SlotSet("trial_id", trial.id)]
+
+
+class ActionStudyStatus(Action):
+    """Says, before the first question, when the study is not recruiting."""
+
+    def name(self) -> Text:
+        return "action_study_status"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        trial = current_trial()
+        events = [] if tracker.get_slot("study_title") else study_slots(trial)
+        if not trial.recruiting:
+            dispatcher.utter_message(text=trial.model.status_notice or response_text(domain, "utter_not_recruiting"))
+        return events
+
+
+class ValidatePrescreenForm(FormValidationAction):
+    """Reads each answer of the prescreen form and decides the next question."""
+
+    def name(self) -> Text:
+        return "validate_prescreen_form"
+
+    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> List[Text]:
+        trial = current_trial()
+        return form.required_questions(trial, tracker.slots, site_today(tracker, trial))
+
+    async def next_requested_slot(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: DomainDict) -> EventType:
+        trial = current_trial()
+        return SlotSet("requested_slot", form.next_question(trial, tracker.slots, site_today(tracker, trial)))
+
+    async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> List[EventType]:
+        trial = current_trial()
+        events: List[EventType] = []
+        for slot, value in tracker.slots_to_validate().items():
+            question = trial.questions_by_id.get(slot)
+            if question is None or value is None or isinstance(value, dict):
+                continue
+            validated = self.read_answer(trial, question, str(value), dispatcher, tracker, domain)
+            events += [SlotSet(k, v) for k, v in validated.items()]
+        return events
+
+    def read_answer(self, trial: Trial, question: Question, text: str, dispatcher: CollectingDispatcher,
+                    tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        """The slot values for one answer: accepted, re-asked once, or recorded as unknown."""
+        parsed = parse_answer(trial, question, text, site_today(tracker, trial))
+        if parsed.status == ACCEPTED:
+            status = "unknown" if parsed.unknown else "accepted"
+            return {question.id: {"answers": parsed.answers, "text": text, "status": status,
+                                  "estimate": parsed.estimate}, UNCLEAR_SLOT: None}
+        if not tracker.get_slot(UNCLEAR_SLOT):
+            dispatcher.utter_message(text=response_text(domain, "utter_unclear", help=question.help))
+            return {question.id: None, UNCLEAR_SLOT: 1}
+        dispatcher.utter_message(text=response_text(domain, "utter_unclear_moving_on"))
+        unknown = {a: None for a in question_answer_ids(question)}
+        return {question.id: {"answers": unknown, "text": text, "status": "unknown", "estimate": False},
+                UNCLEAR_SLOT: None}
+
+
+class ActionAskQuestion(Action):
+    """Asks the form's requested question with its buttons and progress."""
+
+    def name(self) -> Text:
+        return "action_ask_question"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        trial = current_trial()
+        question = trial.questions_by_id.get(tracker.get_slot("requested_slot") or "")
+        if question is None:
+            return []
+        step, total = form.progress(trial, tracker.slots, question.id)
+        text = response_text(domain, "utter_progress", step=step, total=total) + "\n" + question.text
+        dispatcher.utter_message(text=text, buttons=question_buttons(question, domain), json_message={
+            "question": {"id": question.id, "answer_ids": question_answer_ids(question), "type": question.type,
+                         "step": step, "total": total}})
+        return []
+
+
+class ActionPrescreenResult(Action):
+    """Evaluates the answers and tells the patient the outcome, reasons and contact."""
+
+    def name(self) -> Text:
+        return "action_prescreen_result"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        trial = current_trial()
+        result = form.result_for(trial, tracker.slots, site_today(tracker, trial))
+        dispatcher.utter_message(text=result_text(result, trial, domain), json_message={"prescreen_result": result})
+        events: List[EventType] = [SlotSet("prescreen_result", result)]
+        if trial.model.contact_opt_in and result["outcome"] != "not_eligible" and trial.recruiting:
+            events.append(FollowupAction("contact_form"))
+        return events
+
+
+def _long_date(value: str) -> str:
+    day = dt.date.fromisoformat(value)
+    return f"{day.day} {day:%B %Y}"
+
+
+def result_text(result: Dict[str, Any], trial: Trial, domain: DomainDict) -> str:
+    """The result in plain words: outcome, deciding reasons, checks, contact, reminder."""
+    outcome = result["outcome"]
+    parts = [response_text(domain, f"utter_outcome_{outcome}", study=trial.model.short_title,
+                           eligible_from=_long_date(result["eligible_from"]) if result["eligible_from"] else "")]
+    deciding = {"not_eligible": ("fail",), "needs_review": ("unknown", "wait"),
+                "eligible_after_washout": ("wait",), "likely_eligible": ()}[outcome]
+    reasons = []
+    for c in result["criteria"]:
+        if c["verdict"] in deciding:
+            line = c["reason"]
+            if c["until"]:
+                line += " " + response_text(domain, "utter_until", date=_long_date(c["until"]))
+            reasons.append("- " + line)
+    if reasons:
+        parts.append(response_text(domain, "utter_reasons_heading") + "\n" + "\n".join(dict.fromkeys(reasons)))
+    if result["status_notice"]:
+        parts.append(result["status_notice"])
+    parts.append(contact_text(trial, domain))
+    parts.append(response_text(domain, "utter_staff_decide"))
+    return "\n\n".join(parts)
+
+
+class ActionExplain(Action):
+    """Answers "why do you ask?" with the current question's help text."""
+
+    def name(self) -> Text:
+        return "action_explain"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        question = current_trial().questions_by_id.get(tracker.get_slot("requested_slot") or "")
+        dispatcher.utter_message(text=question.help if question else response_text(domain, "utter_help"))
+        return []
+
+
+class ActionGoBack(Action):
+    """Clears the latest answered question so that the form asks it again."""
+
+    def name(self) -> Text:
+        return "action_go_back"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        trial = current_trial()
+        order: List[str] = []
+        for event in tracker.events:
+            if event.get("event") in ("restart", "session_started"):
+                order = []
+            elif event.get("event") == "slot" and event.get("name") in trial.questions_by_id and event.get("value"):
+                order = [q for q in order if q != event["name"]] + [event["name"]]
+        answered = [q for q in order if isinstance(tracker.slots.get(q), dict)]
+        if not answered:
+            dispatcher.utter_message(text=response_text(domain, "utter_nothing_to_go_back_to"))
+            return []
+        dispatcher.utter_message(text=response_text(domain, "utter_going_back"))
+        return [SlotSet(answered[-1], None), SlotSet(UNCLEAR_SLOT, None), SlotSet("prescreen_result", None)]
+
+
+class ActionContactInfo(Action):
+    """Gives the study's contact information."""
+
+    def name(self) -> Text:
+        return "action_contact_info"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(text=contact_text(current_trial(), domain))
+        return []
+
+
+class ActionStudyInfo(Action):
+    """Answers "what is this study?" with the trial's plain summary."""
+
+    def name(self) -> Text:
+        return "action_study_info"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        trial = current_trial()
+        text = f"{trial.model.title} ({trial.id})\n\n{trial.model.summary}"
+        if trial.model.status_notice and not trial.recruiting:
+            text += "\n\n" + trial.model.status_notice
+        dispatcher.utter_message(text=text)
+        return []
+
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.I)
+
+
+def read_contact_details(text: str) -> str | None:
+    """A normalised phone number (7-15 digits) or e-mail address, or None."""
+    text = text.strip()
+    if EMAIL_RE.match(text):
+        return text
+    digits = re.sub(r"[\s().\-]", "", text)
+    if re.fullmatch(r"\+?\d{7,15}", digits):
+        return digits
+    return None
+
+
+class ValidateContactForm(FormValidationAction):
+    """The contact opt-in: consent, then a name and a phone number or e-mail."""
+
+    def name(self) -> Text:
+        return "validate_contact_form"
+
+    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> List[Text]:
+        if tracker.get_slot("contact_consent") is False:
+            return ["contact_consent"]
+        return ["contact_consent", "contact_name", "contact_details"]
+
+    async def next_requested_slot(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: DomainDict) -> EventType:
+        required = await self.required_slots([], dispatcher, tracker, domain)
+        return SlotSet("requested_slot", next((s for s in required if tracker.get_slot(s) is None), None))
+
+    def validate_contact_consent(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                 domain: DomainDict) -> Dict[Text, Any]:
+        answer = value if isinstance(value, bool) else parse_yes_no(str(value))
+        if answer is True or answer is False:
+            return {"contact_consent": answer}
+        dispatcher.utter_message(text=response_text(domain, "utter_contact_consent_unclear"))
+        return {"contact_consent": None}
+
+    def validate_contact_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> Dict[Text, Any]:
+        name = re.sub(r"\s+", " ", str(value)).strip()
+        if 1 < len(name) <= 100 and re.search(r"[^\W\d_]", name):
+            return {"contact_name": name}
+        dispatcher.utter_message(text=response_text(domain, "utter_contact_name_invalid"))
+        return {"contact_name": None}
+
+    def validate_contact_details(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                 domain: DomainDict) -> Dict[Text, Any]:
+        details = read_contact_details(str(value))
+        if details:
+            return {"contact_details": details}
+        dispatcher.utter_message(text=response_text(domain, "utter_contact_details_invalid"))
+        return {"contact_details": None}
+
+
+class ActionContactDone(Action):
+    """Confirms the contact opt-in (or that nothing was kept)."""
+
+    def name(self) -> Text:
+        return "action_contact_done"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if tracker.get_slot("contact_consent"):
+            dispatcher.utter_message(text=response_text(domain, "utter_contact_saved",
+                                                        name=tracker.get_slot("contact_name"),
+                                                        details=tracker.get_slot("contact_details")))
+            return [SlotSet("contact_requested", True)]
+        dispatcher.utter_message(text=response_text(domain, "utter_contact_declined"))
+        return [SlotSet("contact_requested", False)]

@@ -1,0 +1,63 @@
+"""The Flask application factory: `bot:create_app()`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from actions.trial import load_trial
+from bot.dialogue import load_dialogue
+from bot.engine import Engine
+from bot.runner import HttpRunner, InProcessRunner
+from bot.store import Store
+from bot.conversation import Conversations
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def _env_config() -> dict[str, Any]:
+    env = os.environ
+    return {
+        "DATABASE_URL": env.get("PRESCREEN_DATABASE_URL"),
+        "CRITERIA": env.get("PRESCREEN_CRITERIA", "criteria.yaml"),
+        "SECRET_KEY": env.get("PRESCREEN_SECRET_KEY"),
+        "ACTION_ENDPOINT": env.get("PRESCREEN_ACTION_ENDPOINT"),
+        "ACTION_TIMEOUT": float(env.get("PRESCREEN_ACTION_TIMEOUT", "10")),
+        "DIALOGUES": env.get("PRESCREEN_DIALOGUES", str(PROJECT / "dialogues")),
+        "MAX_MESSAGE_LENGTH": int(env.get("PRESCREEN_MAX_MESSAGE_LENGTH", "2000")),
+        "MAX_CONTENT_LENGTH": int(env.get("PRESCREEN_MAX_BODY_BYTES", str(64 * 1024))),
+        "ALLOW_TODAY": False,
+    }
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app from the environment (PRESCREEN_*) or from `test_config`."""
+    app = Flask(__name__)
+    app.config.update(_env_config())
+    if test_config:
+        app.config.update(test_config)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = os.urandom(32).hex()
+    init_app(app)
+    return app
+
+
+def init_app(app: Flask) -> None:
+    """Load the trial and the dialogue, open the store, register the blueprints."""
+    cfg = app.config
+    # the actions read the trial from PRESCREEN_CRITERIA; keep one source of truth
+    os.environ["PRESCREEN_CRITERIA"] = os.path.abspath(cfg["CRITERIA"])
+    trial = load_trial(cfg["CRITERIA"])
+    dialogue = load_dialogue(cfg["DIALOGUES"], trial)
+    runner = HttpRunner(cfg["ACTION_ENDPOINT"], cfg["ACTION_TIMEOUT"]) if cfg["ACTION_ENDPOINT"] else InProcessRunner()
+    store = Store(cfg["DATABASE_URL"])
+    app.extensions["prescreen"] = Conversations(Engine(dialogue, runner), store, trial,
+                                                allow_today=bool(cfg.get("ALLOW_TODAY")))
+    app.extensions["prescreen_trial"] = trial
+    app.extensions["prescreen_store"] = store
+
+    from bot.chat import bp as chat_bp
+    app.register_blueprint(chat_bp)

@@ -1,0 +1,73 @@
+"""The chat channel: Rasa's REST webhook, the health check, the start page."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint, current_app, jsonify, render_template_string, request
+
+from bot.conversation import Conversations, valid_sender
+from bot.runner import ActionServerError
+from bot.store import StoreBusy
+
+bp = Blueprint("chat", __name__)
+log = logging.getLogger("prescreen.chat")
+
+RETRY_MESSAGE = "Sorry, something went wrong on our side and your message was not saved. Please try again in a moment."
+
+
+def _error(message: str, status: int, **extra):
+    return jsonify({"error": message, **extra}), status
+
+
+@bp.post("/webhooks/rest/webhook")
+def webhook():
+    """Rasa REST channel: {"sender", "message", "metadata"} -> list of replies."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return _error("The body must be a JSON object with 'sender' and 'message'.", 400)
+    sender, message = data.get("sender"), data.get("message")
+    if not valid_sender(sender):
+        return _error("'sender' must be 1-128 characters of A-Z a-z 0-9 _ . : -", 400)
+    if not isinstance(message, str) or not message.strip():
+        return _error("'message' must be a non-empty string.", 400)
+    if len(message) > current_app.config["MAX_MESSAGE_LENGTH"]:
+        return _error(f"'message' is longer than {current_app.config['MAX_MESSAGE_LENGTH']} characters.", 400)
+    metadata = data.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        return _error("'metadata' must be a JSON object.", 400)
+    conversations: Conversations = current_app.extensions["prescreen"]
+    started = time.perf_counter()
+    try:
+        replies = conversations.message(sender, message.replace("\x00", ""), metadata)
+    except (ActionServerError, StoreBusy) as exc:
+        log.warning("turn rolled back: %s", type(exc).__name__)
+        return _error(RETRY_MESSAGE, 503, retry=True)
+    log.info("turn sender=%s ms=%.1f", sender[:12], (time.perf_counter() - started) * 1000)
+    return jsonify(replies)
+
+
+@bp.get("/health")
+def health():
+    """Liveness: the app answers and the database is reachable."""
+    store = current_app.extensions["prescreen_store"]
+    try:
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except Exception:
+        return jsonify({"status": "error", "database": "unreachable"}), 503
+    return jsonify({"status": "ok"})
+
+
+INDEX = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{{ trial.model.short_title }} – prescreen</title></head>
+<body><main><h1>{{ trial.model.title }}</h1><p>{{ trial.model.summary }}</p>
+<p>Talk to the prescreening bot with <code>prescreen chat</code>, or POST
+<code>{"sender": "...", "message": "hi"}</code> to <code>/webhooks/rest/webhook</code>.</p></main></body></html>"""
+
+
+@bp.get("/")
+def index():
+    """The start page."""
+    return render_template_string(INDEX, trial=current_app.extensions["prescreen_trial"])

@@ -1,0 +1,65 @@
+"""Running custom actions: in process through rasa-sdk's executor, or over HTTP
+against the stock rasa-sdk action server (its real webhook protocol)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import requests
+import rasa_sdk
+from rasa_sdk.executor import ActionExecutor
+
+
+class ActionServerError(Exception):
+    """The actions could not run (server down, slow, or refusing the call)."""
+
+
+class InProcessRunner:
+    """Runs the `actions` package with rasa-sdk's ActionExecutor in this process."""
+
+    def __init__(self, package: str = "actions") -> None:
+        self.executor = ActionExecutor()
+        self.executor.register_package(package)
+        self._local = threading.local()
+
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        loop = getattr(self._local, "loop", None)
+        if loop is None:
+            loop = self._local.loop = asyncio.new_event_loop()
+        return loop
+
+    def run(self, call: dict[str, Any]) -> dict[str, Any]:
+        """The action's `{"events", "responses"}` for one call."""
+        try:
+            result = self._loop().run_until_complete(self.executor.run(call))
+        except Exception as exc:  # the HTTP server maps these to 400/404/449/500
+            raise ActionServerError(f"action {call.get('next_action')!r} failed: {type(exc).__name__}") from exc
+        return result.model_dump() if result is not None else {"events": [], "responses": []}
+
+
+class HttpRunner:
+    """Calls a rasa-sdk action server's POST /webhook."""
+
+    def __init__(self, endpoint: str, timeout: float = 10.0) -> None:
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def run(self, call: dict[str, Any]) -> dict[str, Any]:
+        """The action's `{"events", "responses"}` for one call, or ActionServerError."""
+        try:
+            response = self.session.post(self.endpoint, json=call, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise ActionServerError(f"action server unreachable: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            raise ActionServerError(f"action server answered {response.status_code} for {call.get('next_action')!r}")
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise ActionServerError("action server answered something that is not JSON") from exc
+        return {"events": data.get("events") or [], "responses": data.get("responses") or []}
+
+
+SDK_VERSION = rasa_sdk.__version__
