@@ -79,6 +79,67 @@ def evaluate_command(criteria_path: str | None, today: str | None, answers_file:
     click.echo(json.dumps(evaluate(trial, answers, day), indent=2, ensure_ascii=False))
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5005, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the widget, the chat webhook and the staff screens."""
+    from bot import create_app
+    app = create_app()
+    click.echo(f"Prescreen bot on http://{host}:{port}/ (Ctrl+C stops)", err=True)
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@main.command()
+@click.option("--sender", default=None, help="Conversation id to resume (default: a new one).")
+def chat(sender: str | None) -> None:
+    """Talk to the bot in the terminal; reads standard input, so it can be scripted.
+
+    Buttons are shown as numbered choices: typing the number picks it.
+    """
+    import secrets
+    from bot import create_app
+    from bot.conversation import valid_sender
+    from bot.runner import ActionServerError
+    from bot.store import StoreBusy
+
+    if sender is not None and not valid_sender(sender):
+        _fail("--sender must be 1-128 characters of A-Z a-z 0-9 _ . : -")
+    app = create_app()
+    conversations = app.extensions["prescreen"]
+    sender = sender or "cli-" + secrets.token_hex(16)
+    click.echo(f"(conversation id: {sender}; type 'stop' to pause, Ctrl+D to leave)", err=True)
+    buttons: list[dict] = []
+
+    def send(text: str) -> bool:
+        nonlocal buttons
+        try:
+            replies = conversations.message(sender, text, {"message_id": secrets.token_hex(8)})
+        except (ActionServerError, StoreBusy):
+            from bot.chat import RETRY_MESSAGE
+            click.echo(RETRY_MESSAGE, err=True)
+            return False
+        for reply in replies:
+            if reply.get("text"):
+                click.echo("bot: " + reply["text"].replace("\n", "\n     "))
+            if reply.get("buttons"):
+                buttons = reply["buttons"]
+                for i, b in enumerate(buttons, 1):
+                    click.echo(f"     {i}) {b['title']}")
+        return True
+
+    if not conversations.store.conversation(sender):
+        send("/greet")
+    for line in sys.stdin:
+        text = line.strip()
+        if not text:
+            continue
+        if text.isdigit() and 1 <= int(text) <= len(buttons):
+            text = buttons[int(text) - 1]["payload"]
+        click.echo(f"you: {line.strip()}")
+        send(text)
+
+
 def _fail(message: str, code: int = 2) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
