@@ -267,7 +267,7 @@ class _Checker:
 
     def add(self, loc: tuple, message: str) -> None:
         where = ".".join(str(p) for p in loc) or "(top level)"
-        line = _line_of(self.node, loc)
+        line = _line_of(self.node, loc) or 1
         self.problems.append(f"{self.path}:{line}: {where}: {message}")
 
 
@@ -285,12 +285,17 @@ def parse_trial(text: str, path: str = "<criteria>") -> Trial:
     """Parse criteria YAML text (see `load_trial`)."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        duplicates = _duplicate_keys(node)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else "?"
         raise TrialError([f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}"])
     check = _Checker(path, node)
+    for line, key in duplicates:
+        check.problems.append(f"{path}:{line}: {key}: this key appears twice in the same mapping (the second would silently win)")
+    if duplicates:
+        raise TrialError(check.problems)
     if not isinstance(data, dict):
         check.add((), "the file must be a mapping of trial fields")
         raise TrialError(check.problems)
@@ -316,6 +321,27 @@ def parse_trial(text: str, path: str = "<criteria>") -> Trial:
                         " (results will show the address and the contact note only)")
     return Trial(model=model, path=path, ask_if=ask_if, conditions=conditions,
                  warnings=tuple(warnings), questions_by_id={q.id: q for q in model.questions})
+
+
+def _duplicate_keys(node: yaml.Node | None) -> list[tuple[int, str]]:
+    """(line, key) of every key repeated within one mapping."""
+    found, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, yaml.MappingNode):
+            seen = set()
+            for key, value in n.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        found.append((key.start_mark.line + 1, key.value))
+                    seen.add(key.value)
+                stack.append(value)
+        elif isinstance(n, yaml.SequenceNode):
+            stack.extend(n.value)
+    return sorted(found)
+
+
+OPERATOR_TYPES = {"at_least": ("integer",), "below": ("integer",), "is_date": ("last_dose",)}
 
 
 def _check_value(spec: AnswerSpec, value: Any) -> str | None:
@@ -377,6 +403,10 @@ def _check_semantics(model: TrialModel, check: _Checker):
             for key, value in data.items():
                 if key in ("answer", "answered") and isinstance(value, str):
                     if known(value, loc + (key,)) and key == "answer":
+                        for op, types in OPERATOR_TYPES.items():
+                            if op in data and answers[value].type not in types:
+                                check.add(loc + (op,), f"'{op}' cannot be used with {value!r}, a {answers[value].type}"
+                                          f" answer ('{op}' works with: {', '.join(types)})")
                         for op in ("is", "is_not", "in"):
                             if op in data:
                                 for v in data[op] if op == "in" else [data[op]]:
