@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from actions.trial import Trial
-from bot.engine import Engine, State
+from bot.engine import Engine, Turn
 from bot.store import Store
 
 SENDER_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
@@ -18,19 +18,25 @@ def valid_sender(sender: Any) -> bool:
     return isinstance(sender, str) and SENDER_RE.match(sender) is not None
 
 
-def summary_of(state: State, trial: Trial) -> dict[str, Any]:
-    """The conversation's summary row, derived from its state after a turn."""
-    result = state.slots.get("prescreen_result")
-    eligible = result.get("eligible_from") if isinstance(result, dict) else None
-    return {
-        "completed": isinstance(result, dict),
-        "outcome": result.get("outcome") if isinstance(result, dict) else None,
-        "eligible_from": dt.date.fromisoformat(eligible) if eligible else None,
+def summary_of(turn: Turn, trial: Trial) -> dict[str, Any]:
+    """The summary-row fields this turn changes.
+
+    The outcome is the latest result given: a result stays the conversation's
+    outcome after "start over" until a new run gives another one.
+    """
+    state = turn.state
+    summary: dict[str, Any] = {
         "current_question": state.slots.get("requested_slot") if state.active_loop == "prescreen_form" else None,
         "contact_requested": bool(state.slots.get("contact_requested")),
-        "criteria_version": (result or {}).get("criteria_version") or trial.model.version,
-        "result": result if isinstance(result, dict) else None,
     }
+    results = [e["data"]["custom"]["prescreen_result"] for e in turn.events
+               if e.get("event") == "bot" and "prescreen_result" in (e.get("data") or {}).get("custom", {})]
+    if results:
+        result = results[-1]
+        summary.update(completed=True, outcome=result["outcome"], result=result,
+                       criteria_version=result["criteria_version"],
+                       eligible_from=dt.date.fromisoformat(result["eligible_from"]) if result["eligible_from"] else None)
+    return summary
 
 
 class Conversations:
@@ -58,5 +64,5 @@ class Conversations:
             if turn.delete:
                 tx.delete("patient asked to delete their answers")
                 return turn.messages
-            tx.append(turn.events, summary_of(turn.state, self.trial), self.trial.id, message_id, turn.messages)
+            tx.append(turn.events, summary_of(turn, self.trial), self.trial.id, message_id, turn.messages)
             return turn.messages

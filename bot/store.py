@@ -202,7 +202,8 @@ class ConversationTx:
         row = self.conn.execute(select(conversations.c.turns).where(conversations.c.id == self.sender)).first()
         if row is None:
             self.conn.execute(insert(conversations).values(id=self.sender, trial_id=trial_id, started_at=now,
-                                                           last_activity=now, turns=0, status="new"))
+                                                           last_activity=now, turns=0, status="new",
+                                                           completed=False, contact_requested=False))
         start = self.conn.execute(select(func.coalesce(func.max(events.c.seq), 0))
                                   .where(events.c.conversation_id == self.sender)).scalar_one()
         if new_events:
