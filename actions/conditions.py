@@ -214,8 +214,10 @@ def parse_condition(data: Any, path: tuple = ()) -> Condition:
     if "answer" in keys:
         ops = keys & set(COMPARISONS)
         if len(ops) != 1:
+            unknown = sorted(keys - set(COMPARISONS) - {"answer"})
+            hint = f" (unknown: {', '.join(unknown)})" if unknown else ""
             raise ConditionError(
-                f"'answer' needs exactly one of {', '.join(COMPARISONS)}", path)
+                f"'answer' needs exactly one of {', '.join(COMPARISONS)}{hint}", path)
         op = ops.pop()
         _only(keys, {"answer", op}, path)
         operand = data[op]

@@ -77,8 +77,9 @@ def _verdict(kind: str, crit: Criterion, trial: Trial, answers: Mapping[str, Any
             return Verdict.PASS, None, reasons.pass_, used
         if value == "current":
             return Verdict.UNKNOWN, None, reasons.current, used
-        if isinstance(value, str):
-            until = washout_end(dt.date.fromisoformat(value), w.days, w.months)
+        last = _date_or_none(value)
+        if last is not None:
+            until = washout_end(last, w.days, w.months)
             if until <= today:
                 return Verdict.PASS, None, reasons.pass_, used
             return Verdict.WAIT, until, reasons.wait, used
@@ -127,7 +128,7 @@ def evaluate(trial: Trial, answers: Mapping[str, Any], today: dt.date,
         if verdict is Verdict.UNKNOWN:
             to_check.append(reason)
         for answer_id in used:
-            if answer_id in estimates and verdict in (Verdict.WAIT, Verdict.PASS):
+            if answer_id in estimates and _date_or_none(answers.get(answer_id)) is not None:
                 to_check.append(f"{trial.answers[answer_id].label}: the date is the patient's estimate"
                                 f" ({answers.get(answer_id)}); confirm it.")
         criteria.append({
@@ -153,6 +154,15 @@ def evaluate(trial: Trial, answers: Mapping[str, Any], today: dt.date,
         "criteria_version": trial.model.version,
         "today": today.isoformat(),
     }
+
+
+def _date_or_none(value: Any) -> dt.date | None:
+    if not isinstance(value, str) or len(value) != 10:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _plain(value: Any) -> Any:

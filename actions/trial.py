@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from actions.conditions import Condition, ConditionError, parse_condition
 
@@ -94,8 +95,8 @@ class Washout(_Strict):
     """A medicine washout: the first allowed day is last dose + days or months."""
 
     answer: str
-    days: int | None = Field(default=None, gt=0)
-    months: int | None = Field(default=None, gt=0)
+    days: StrictInt | None = Field(default=None, gt=0)
+    months: StrictInt | None = Field(default=None, gt=0)
 
 
 class Criterion(_Strict):
@@ -167,7 +168,9 @@ class TrialModel(_Strict):
     @field_validator("version", mode="before")
     @classmethod
     def _version_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, (int, float)) else value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            raise ValueError(f"put the version in quotes (YAML reads {value!r} as a number, so 1.10 would become 1.1)")
+        return value
 
 
 @dataclass(frozen=True)
@@ -243,11 +246,13 @@ def _line_of(node: yaml.Node | None, path: tuple) -> int | None:
             found = None
             for key, value in node.value:
                 if key.value == step or key.value == str(step).rstrip("_"):
-                    found = value
+                    found = key, value
                     break
             if found is None:
                 break
-            node = found
+            line = found[0].start_mark.line + 1
+            node = found[1]
+            continue
         elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
             if step >= len(node.value):
                 break
@@ -341,6 +346,7 @@ def _duplicate_keys(node: yaml.Node | None) -> list[tuple[int, str]]:
     return sorted(found)
 
 
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 OPERATOR_TYPES = {"at_least": ("integer",), "below": ("integer",), "is_date": ("last_dose",)}
 
 
@@ -360,7 +366,7 @@ def _check_value(spec: AnswerSpec, value: Any) -> str | None:
     if spec.type == "last_dose":
         if value in LAST_DOSE_WORDS:
             return None
-        if not isinstance(value, str) or len(value) != 10:
+        if not isinstance(value, str) or not ISO_DATE.match(value):
             return "expected a date YYYY-MM-DD, never, current, not_recent or null"
         try:
             dt.date.fromisoformat(value)
@@ -428,6 +434,11 @@ def _check_semantics(model: TrialModel, check: _Checker):
             check.add(loc + ("id",), f"duplicate question id {q.id!r}")
         seen.add(q.id)
         ask_if[q.id] = condition(q.ask_if, loc + ("ask_if",)) if q.ask_if is not None else None
+        if ask_if[q.id] is not None:
+            for aid in ask_if[q.id].answer_ids():
+                if aid in answers and aid not in filled:
+                    check.add(loc + ("ask_if",), f"ask_if uses {aid!r}, which no earlier question fills"
+                              " (a question can only depend on answers asked before it)")
         _check_question(q, loc, answers, known, check)
         filled.update(question_answer_ids(q))
     for aid in answers:

@@ -35,6 +35,8 @@ def _today(value: str | None, trial: Trial) -> dt.date:
     if value is None:
         return trial.today()
     try:
+        if len(value) != 10:
+            raise ValueError(value)
         return dt.date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date YYYY-MM-DD", param_hint="--today")
