@@ -59,5 +59,9 @@ def init_app(app: Flask) -> None:
     app.extensions["prescreen_trial"] = trial
     app.extensions["prescreen_store"] = store
 
+    from bot import security, staff, widget
     from bot.chat import bp as chat_bp
+    security.init_app(app)
     app.register_blueprint(chat_bp)
+    widget.init_app(app)
+    staff.init_app(app)

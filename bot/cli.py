@@ -147,5 +147,9 @@ def _fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+from bot.staff.cli import register as _register_staff_commands  # noqa: E402
+
+_register_staff_commands(main)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
