@@ -10,12 +10,12 @@ from actions.trial import Trial
 from bot.engine import Engine, Turn
 from bot.store import Store
 
-SENDER_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+SENDER_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
 
 
 def valid_sender(sender: Any) -> bool:
     """DESIGN.md §3: 1-128 characters of A-Z a-z 0-9 _ . : -"""
-    return isinstance(sender, str) and SENDER_RE.match(sender) is not None
+    return isinstance(sender, str) and SENDER_RE.fullmatch(sender) is not None
 
 
 def summary_of(turn: Turn, trial: Trial) -> dict[str, Any]:
