@@ -1,8 +1,9 @@
-"""Reading patients' answers: free text or a button payload -> a dictionary value.
+"""Reading patients' answers: free text or a button title -> dictionary values.
 
 Pure functions. `parse_answer(trial, question, text, today)` returns a
 `Parsed`: the dictionary answers the text gives, and whether to accept them,
-check them back with the patient ("confirm"), or ask again ("reask").
+check them back with the patient ("confirm"), or ask again ("reask"). Nothing
+is guessed: a reply that does not answer the question is asked again.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
+
+from rapidfuzz import fuzz, process
 
 from actions.trial import Question, Trial, question_answer_ids
 
@@ -20,87 +24,221 @@ ACCEPTED, CONFIRM, REASK = "accepted", "confirm", "reask"
 
 @dataclass
 class Parsed:
-    """What an answer means: dictionary values, a status and an estimate flag."""
+    """What an answer means: dictionary values, a status and an estimate flag.
+
+    `others` holds answers to *other* questions the same message gave
+    (question id -> answers), e.g. a second medicine named in passing.
+    `fallback` is what a vague reply would mean if the patient cannot be more
+    precise (asked once more first). `question_back` marks a question from the
+    patient ("what counts as serious?"), which is answered, not counted as an
+    unclear answer.
+    """
 
     answers: dict[str, Any] = field(default_factory=dict)
     status: str = REASK
     estimate: bool = False
+    others: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fallback: dict[str, Any] | None = None
+    question_back: bool = False
+    choice_value: Any = None
 
     @property
     def unknown(self) -> bool:
-        return self.status == ACCEPTED and all(v is None for v in self.answers.values())
+        return self.status == ACCEPTED and bool(self.answers) and all(v is None for v in self.answers.values())
+
+
+CONTRACTIONS = re.compile(r"\b(didn|don|doesn|isn|wasn|aren|haven|hasn|won|can|couldn|shouldn|wouldn)t\b|"
+                          r"\b(i)(m|ve|d|ll)\b")
+
+
+def _expand(m: re.Match) -> str:
+    if m.group(1):
+        return m.group(1) + "'t"
+    return "i'" + m.group(3)
 
 
 def normalize(text: str) -> str:
-    """Lower-case, straight quotes, single spaces, no punctuation at the ends."""
-    text = text.lower().replace("\u2019", "'").replace("\u2018", "'")
-    text = re.sub(r"[^\w'/\-\.,: ]+", " ", text)
+    """Lower-case, straight quotes, apostrophes restored ("didnt"), single spaces, no end punctuation."""
+    text = text.lower().replace("\u2019", "'").replace("\u2018", "'").replace("\u2013", "-")
+    text = re.sub(r"[^\w'/\-\.,:+ ]+", " ", text)
+    text = re.sub(r"(?<=\w)[.,:](?=\s|$)", " ", text)
+    text = CONTRACTIONS.sub(_expand, text)
     return re.sub(r"\s+", " ", text).strip(" .,!?:;-")
 
 
+@lru_cache(maxsize=16384)
+def _nphrase(phrase: str) -> str:
+    """A configured phrase, normalized once."""
+    return normalize(phrase)
+
+
+@lru_cache(maxsize=16384)
+def _pattern(phrase: str) -> re.Pattern:
+    return _compiled(_nphrase(phrase))
+
+
+@lru_cache(maxsize=4096)
+def _compiled(phrase: str) -> re.Pattern:
+    return re.compile(r"(?<![\w])" + re.escape(phrase) + r"(?![\w])")
+
+
 def _has(text: str, phrase: str) -> bool:
-    return re.search(r"(?<![\w])" + re.escape(phrase) + r"(?![\w])", text) is not None
+    return _pattern(phrase).search(text) is not None
 
 
 def _has_any(text: str, phrases) -> bool:
     return any(_has(text, p) for p in phrases)
 
 
-UNSURE = ("not sure", "unsure", "maybe", "idk", "i don't know", "i dont know", "dont know", "don't know",
+def _longest(text: str, phrases) -> int:
+    return max((len(p) for p in phrases if p and _has(text, p)), default=0)
+
+
+UNSURE = ("not sure", "unsure", "maybe", "idk", "i don't know", "i dont know", "dont know", "don't know", "dunno",
           "do not know", "don't remember", "dont remember", "can't remember", "cant remember", "cannot remember",
-          "not certain", "no idea", "perhaps", "possibly", "never been tested", "never tested", "unknown",
-          "no clue", "i forget", "i forgot", "not really sure", "dunno", "who knows", "might be", "might have",
-          "could be", "probably")
-NO_HEDGES = ("not that i know of", "not that i'm aware", "not that i am aware", "i don't think so",
-             "i dont think so", "don't think so", "dont think so", "i do not think so")
-YES_WORDS = ("yes", "yeah", "yea", "yep", "yup", "y", "sure", "correct", "affirmative", "definitely", "of course",
-             "true", "right", "i do", "i have", "i am", "i did", "absolutely", "ya", "yes i do", "yess", "ok", "okay")
-NO_WORDS = ("no", "nope", "nah", "n", "never", "not", "none", "negative", "false", "i don't", "i dont", "i do not",
-            "i haven't", "i havent", "i have not", "i'm not", "im not", "i am not", "i didn't", "i did not",
-            "no i don't", "nop", "noo", "not at all", "neither")
+          "not certain", "no idea", "perhaps", "possibly", "never been tested", "never tested", "not been tested",
+          "haven't been tested", "havent been tested", "unknown", "no clue", "i forget", "i forgot", "not really sure",
+          "who knows", "might be", "might have", "could be", "probably", "not 100", "hard to say", "unclear",
+          "i think so", "think so", "kind of", "sort of", "kinda", "not positive", "ask my doctor", "no clue",
+          "not confirmed", "not officially", "suspected", "suspects", "suspect", "they think", "they suspect",
+          "not diagnosed yet", "never had a test", "never been checked", "never checked", "couldn't tell you",
+          "can't tell you", "no idea if", "not tested")
+NO_HEDGES = ("not that i know of", "not that i'm aware", "not that im aware", "not that i am aware", "i don't think so",
+             "i dont think so", "don't think so", "dont think so", "i do not think so", "not as far as i know",
+             "not to my knowledge", "none that i know of", "probably not", "i doubt it", "not as far as i'm aware",
+             "not as far as i am aware", "not that i've been told", "nobody's told me")
+LEAD_YES = {"yes", "yeah", "yep", "yup", "yea", "ya", "y", "yess", "yes.", "yah", "yas", "yesss", "correct", "affirmative",
+            "absolutely", "definitely", "sure", "true"}
+LEAD_NO = {"no", "nope", "nah", "n", "nop", "noo", "nooo", "never", "negative", "nay", "false", "none"}
+NEGATIVE = ("never had", "never have", "never been", "never did", "never", "don't have", "dont have", "do not have",
+            "haven't", "havent", "have not", "didn't", "didnt", "did not", "not me", "i'm not", "im not", "i am not",
+            "no i don't", "not at all", "none", "nothing like that", "neither", "not really", "i don't", "i dont",
+            "i do not", "isn't", "isnt", "aren't", "wasn't", "no way")
+AFFIRM_RE = re.compile(r"^(yes|yeah|yep|yup|sure|correct|right|that's right|thats right|true|i do|i have|i am|i did|"
+                       r"i have it|i do have it|i have that|i have one|i've had it|ive had it|i had it|affirmative|"
+                       r"yes i do|yes i have|yes i am|of course|definitely|absolutely|uh huh|mhm|yes please)$")
+TEST_NEGATIVE = re.compile(r"\b(negative|neg|tested negative|came back negative|clear)\b")
+TEST_POSITIVE = re.compile(r"\b(positive|pos|tested positive|came back positive)\b")
+CLAUSE_RE = re.compile(r"[,;.]| but | and | though | although | while ")
+NEGATION_RE = re.compile(r"\b(no|not|never|don't|dont|do not|doesn't|haven't|havent|have not|hasn't|didn't|didnt|"
+                         r"did not|isn't|isnt|aren't|wasn't|without|nor|neither|free of|negative for|ruled out)\b")
+QUESTION_RE = re.compile(r"^(what|why|how|does|do|is|are|can|could|should|which|who|when|where|will|would|whats|what's)\b")
 
 
-def parse_yes_no(text: str) -> bool | None | str:
-    """True, False, None (don't know) or REASK, from a plain yes/no reply."""
+def is_question_back(text: str, raw: str) -> bool:
+    """Whether the reply is a question to us rather than an answer."""
+    return raw.strip().endswith("?") or bool(QUESTION_RE.match(text))
+
+
+def _negated(text: str, phrase: str) -> bool:
+    """Whether `phrase` appears only under a negation in its clause ("I don't have HIV")."""
+    for m in _pattern(phrase).finditer(text):
+        clause = re.split(r"[,;.]| but | and | though ", text[:m.start()])[-1]
+        if not NEGATION_RE.search(clause):
+            return False
+    return True
+
+
+def read_yes_no(text: str, question: Question | None = None, raw: str | None = None):
+    """True, False, None (don't know) or REASK for a yes/no question."""
     t = normalize(text)
+    raw = text if raw is None else raw
     if not t:
         return REASK
+    if question is not None:
+        for choice in question.extra_choices:
+            if t == _nphrase(choice.title) or _longest(t, [_nphrase(s) for s in choice.synonyms]):
+                return choice.value
+        meanings = [(_longest_plain(t, question.means_unknown), 2, None),
+                    (_longest_plain(t, question.means_no), 1, False),
+                    (_longest_plain(t, question.means_yes), 0, True)]
+        best = max(meanings, key=lambda m: (m[0], m[1]))
+        if best[0]:
+            return best[2]
     if _has_any(t, NO_HEDGES):
         return False
+    if _has_any(t, ("never been tested", "never tested", "no idea", "not sure", "no clue", "never had a test",
+                    "never been checked", "couldn't tell you")):
+        return None
     first = re.split(r"[ ,.;!]", t, maxsplit=1)[0]
-    if first in ("yes", "yeah", "yep", "yup", "yea", "ya", "y", "yess", "sure", "correct"):
+    if first in LEAD_YES:
         return True
-    if first in ("no", "nope", "nah", "n", "nop", "noo", "never", "negative"):
+    if first in LEAD_NO:
         return False
     if _has_any(t, UNSURE):
         return None
-    if _has_any(t, ("never had", "never have", "never been", "never did", "don't have", "dont have",
-                    "do not have", "haven't", "havent", "have not", "didn't", "didnt", "not me")):
+    names = [_nphrase(n) for n in question.names] if question is not None else []
+    named = [n for n in names if _has(t, n)]
+    if named:
+        return _about(t, named)
+    if _has_any(t, NEGATIVE):
         return False
-    if t in YES_WORDS or _has_any(t, ("i have", "i do", "i am", "i did", "i've had", "ive had", "i had")):
+    if AFFIRM_RE.match(t):
         return True
-    if t in NO_WORDS:
+    last = re.split(r"[ ,.;!]", t)[-1]
+    if last in ("no", "nope", "nah"):
         return False
+    if last in ("yes", "yep", "yeah"):
+        return True
     return REASK
 
 
-def _choice_score(t: str, phrases) -> int:
-    """Length of the longest phrase found in t (0 if none)."""
-    return max((len(p) for p in phrases if _has(t, normalize(p))), default=0)
+def _longest_plain(t: str, phrases) -> int:
+    """Longest configured phrase found in t outside a negation ("never got it treated" is not "treated")."""
+    return max((len(p) for p in phrases if p and _has(t, _nphrase(p)) and
+                not (_negated(t, _nphrase(p)) and not NEGATION_RE.search(_nphrase(p)))), default=0)
 
 
-def parse_choice_title(question: Question, text: str):
-    """The choice whose title or synonym best matches the text, or None."""
+def _about(t: str, named: list[str]):
+    """Yes/no from the clauses that name the condition asked about ("hep A yes, hep B no")."""
+    verdicts = []
+    for clause in CLAUSE_RE.split(t):
+        if not any(_has(clause, n) for n in named):
+            continue
+        words = re.findall(r"[a-z']+", clause)
+        if re.search(r"\bnot me\b|\b(my|his|her) (mom|mum|dad|mother|father|wife|husband|partner|sister|brother|friend)\b", t) \
+                and not re.search(r"\bi (have|had)\b", clause):
+            verdicts.append(False)
+        elif TEST_NEGATIVE.search(clause) or (set(words) & {"no", "nope", "not", "never", "don't", "haven't", "didn't"}):
+            verdicts.append(False if all(_negated(clause, n) for n in named if _has(clause, n)) or
+                            TEST_NEGATIVE.search(clause) or set(words[-1:]) & {"no"} else True)
+        else:
+            verdicts.append(True)
+    if not verdicts:
+        return True
+    return True if True in verdicts else False
+
+
+# --- choices -----------------------------------------------------------------
+def parse_choice(question: Question, text: str):
+    """The choice a reply means: exact title, explicit yes/no, then synonyms; or None."""
     t = normalize(text)
-    best, score = None, 0
-    for choice in list(question.choices) + list(question.extra_choices):
-        phrases = [choice.title] + list(choice.synonyms)
-        if t == normalize(choice.title):
+    choices = list(question.choices)
+    for choice in choices:
+        if t == _nphrase(choice.title):
             return choice
-        s = _choice_score(t, phrases)
-        if s > score:
-            best, score = choice, s
-    return best
+    if is_question_back(t, text):
+        return None
+    first = re.split(r"[ ,.;!]", t, maxsplit=1)[0]
+    if first not in LEAD_NO and set(re.findall(r"[a-z]+", t)) & {"yes", "yeah", "yep", "yup"}:
+        first = "yes"
+    if first not in LEAD_YES and first not in LEAD_NO and _has_any(t, UNSURE):
+        return next((c for c in question.choices if c.unknown), None)
+    no_choice = next((c for c in choices if "no" in [_nphrase(s) for s in c.synonyms]), None)
+    if first in LEAD_NO and no_choice is not None:
+        return no_choice
+    if first in LEAD_YES:
+        choices = [c for c in choices if c is not no_choice and not c.unknown]
+    scored = []
+    for i, choice in enumerate(choices):
+        length = _longest(t, [_nphrase(choice.title)] + [_nphrase(s) for s in choice.synonyms])
+        if length:
+            scored.append((choice.priority, length, -i, choice))
+    if scored:
+        return max(scored, key=lambda s: s[:3])[3]
+    if _has_any(t, UNSURE):
+        return next((c for c in question.choices if c.unknown), None)
+    return None
 
 
 # --- ages ------------------------------------------------------------------
@@ -118,32 +256,40 @@ def _words_to_number(t: str) -> int | None:
     m = re.search(r"\b(" + "|".join(NUMBER_WORDS) + r")\b", t)
     if m:
         return NUMBER_WORDS[m.group(1)]
-    if re.search(r"\bone hundred\b|\ba hundred\b", t):
+    if re.search(r"\b(one|a) hundred\b", t):
         return 100
     return None
 
 
-def parse_age(text: str, today: dt.date, date_order: str = "MDY") -> int | None | str:
+def parse_age(text: str, today: dt.date, date_order: str = "MDY") -> int | str:
     """Whole years from "54", "I'm 54", "fifty-four" or a birth date; REASK if unclear."""
-    t = normalize(text)
-    if _has_any(t, UNSURE) or t in ("i'd rather not say", "prefer not to say"):
+    if re.search(r"(^|\s)-\s*\d", text) or re.search(r"\bminus\b", text.lower()):
         return REASK
-    born = _parse_numeric_date(t, date_order) or _parse_named_date(t, today)
-    if born and (_has_any(t, ("born", "birthday", "dob", "birth")) or re.fullmatch(r"[\d/\-. ]+", t)):
+    t = normalize(text)
+    if not t or _has_any(t, UNSURE) or _has_any(t, ("rather not", "prefer not", "none of your")):
+        return REASK
+    born = _numeric_date(t, date_order, today) or _named_date(t, today)
+    full = re.search(r"\b(19|20)\d\d\b", t) and born and born[0].year <= today.year - 1
+    if born and (_has_any(t, ("born", "birthday", "dob", "birth", "b.")) or re.fullmatch(r"[\d/\-. ]+", t) or full):
         born_date = born[0]
         if born_date >= today:
             return REASK
         age = today.year - born_date.year - ((today.month, today.day) < (born_date.month, born_date.day))
         return age if 0 < age <= 120 else REASK
-    if re.search(r"\d+\s*'?s\b|\bmid\b|\blate\b|\bearly\b|\bover\b|\bunder\b|\babout\b|\baround\b|\bor so\b", t):
+    if re.search(r"\d+\s*'?s\b|\b(mid|late|early|over|under|about|around|almost|nearly|roughly|approximately)\b|or so\b", t):
         return REASK
-    if re.search(r"-\s*\d", t):
+    if re.search(r"(^|\s)-\s*\d", t) or _has(t, "born"):
         return REASK
-    numbers = re.findall(r"\b\d+(?:\.\d+)?\b", t)
+    stated = re.search(r"\b(?:i'm|i am|im|age|aged|age is|i turned|turned)\s+(\d{1,3})\b", t)
+    if stated and 0 < int(stated[1]) <= 120:
+        return int(stated[1])
+    numbers = re.findall(r"(?<![\w.])(\d+(?:\.\d+)?)(?:\s*(?:yo|y/o|y\.o|yrs?|years?|y))?\b", t)
     if len(numbers) == 1:
         value = float(numbers[0])
         if value != int(value) or not 0 < value <= 120:
             return REASK
+        if re.search(r"\b(will be|i'll be|turning|gonna be|going to be)\s+\d", t) or _has(t, "next birthday"):
+            return int(value) - 1
         return int(value)
     if len(numbers) > 1:
         return REASK
@@ -156,39 +302,87 @@ def parse_age(text: str, today: dt.date, date_order: str = "MDY") -> int | None 
 # --- dates -----------------------------------------------------------------
 MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
-MONTHS["sept"] = 9
+MONTHS.update({"sept": 9, "febuary": 2, "feburary": 2, "janurary": 1, "agust": 8, "augest": 8, "septmber": 9,
+               "octber": 10, "novmber": 11, "decmber": 12})
 MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
-UNITS = {"day": 1, "days": 1, "week": 7, "weeks": 7, "wk": 7, "wks": 7}
+UNIT_DAYS = {"day": 1, "week": 7, "wk": 7}
+SEASONS = {"spring": (3, 5), "summer": (6, 8), "fall": (9, 11), "autumn": (9, 11), "winter": (12, 2)}
+VAGUE_WORDS = re.compile(r"\b(about|around|roughly|maybe|approximately|approx|like|or so|some|almost|nearly|ish|probably|i think)\b")
+COUNT_WORDS = {"a": 1, "an": 1, "one": 1, "a few": 3, "few": 3, "a couple of": 2, "couple of": 2, "a couple": 2,
+               "couple": 2, "several": 3, "half a": 0.5}
+COUNT_RE = r"(\d+|a few|a couple of|a couple|couple of|couple|several|few|an|a|" + "|".join(
+    sorted((w for w in NUMBER_WORDS if w != "zero"), key=len, reverse=True)) + r")"
+UNIT_RE = r"(days?|weeks?|wks?|months?|mos?|mths?|years?|yrs?)"
 
 
 def _last_day(year: int, month: int) -> dt.date:
     return dt.date(year, month, calendar.monthrange(year, month)[1])
 
 
-def _parse_numeric_date(t: str, date_order: str) -> tuple[dt.date, bool] | None:
+def _minus_months(day: dt.date, months: int) -> dt.date:
+    y, m = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return dt.date(y, m + 1, min(day.day, calendar.monthrange(y, m + 1)[1]))
+
+
+def _count(word: str) -> float:
+    if word.isdigit():
+        return int(word)
+    return COUNT_WORDS.get(word) or NUMBER_WORDS.get(word, 0)
+
+
+def _unit(word: str) -> str:
+    if word.startswith(("d",)):
+        return "day"
+    if word.startswith("w"):
+        return "week"
+    if word.startswith("m"):
+        return "month"
+    return "year"
+
+
+def _ago(n: float, unit: str, today: dt.date) -> dt.date:
+    if unit in ("day", "week"):
+        return today - dt.timedelta(days=round(n * UNIT_DAYS[unit]))
+    months = round(n if unit == "month" else n * 12)
+    return _minus_months(today, months)
+
+
+def _numeric_date(t: str, date_order: str, today: dt.date | None = None) -> tuple[dt.date, bool] | None:
     m = re.search(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", t)
     if m:
         try:
             return dt.date(int(m[1]), int(m[2]), int(m[3])), False
         except ValueError:
             return None
-    m = re.search(r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{2,4})\b", t)
+    m = re.search(r"\b(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b", t)
     if m:
         a, b, y = int(m[1]), int(m[2]), int(m[3])
         if y < 100:
-            y += 2000 if y < 50 else 1900
+            y += 2000 if today is None or 2000 + y <= today.year else 1900
         month, day = (a, b) if date_order == "MDY" else (b, a)
         try:
             return dt.date(y, month, day), False
         except ValueError:
             return None
+    m = re.search(r"\b(\d{1,2})/(\d{4})\b", t)
+    if m and 1 <= int(m[1]) <= 12:
+        return _last_day(int(m[2]), int(m[1])), True
+    m = re.search(r"\b(\d{1,2})/(\d{1,2})\b", t)
+    if m and today is not None:
+        a, b = int(m[1]), int(m[2])
+        month, day = (a, b) if date_order == "MDY" else (b, a)
+        try:
+            d = dt.date(today.year, month, day)
+        except ValueError:
+            return None
+        return (d if d <= today else d.replace(year=today.year - 1)), False
     return None
 
 
-def _parse_named_date(t: str, today: dt.date) -> tuple[dt.date, bool] | None:
-    # 14 sept 2026 / september 14, 2026 / sept 14
-    m = (re.search(rf"\b(\d{{1,2}})(?:st|nd|rd|th)? (?:of )?({MONTH_RE})\.?,?(?: (\d{{4}}))?\b", t)
-         or re.search(rf"\b({MONTH_RE})\.? (\d{{1,2}})(?:st|nd|rd|th)?,?(?: (\d{{4}}))?\b", t))
+def _named_date(t: str, today: dt.date) -> tuple[dt.date, bool] | None:
+    m = (re.search(rf"\b(\d{{1,2}})(?:st|nd|rd|th)? (?:of )?({MONTH_RE})\b\.?,?(?: (\d{{4}}))?", t)
+         or re.search(rf"\b({MONTH_RE})\b\.?,? (\d{{1,2}})(?:st|nd|rd|th)?\b(?!\s*(?:weeks?|days?|months?|years?|wks?|doses?|infusions?|times?))"
+                      rf",?(?: (\d{{4}}))?", t))
     if m:
         if m.group(1).isdigit():
             day, month, year = int(m[1]), MONTHS[m[2]], m[3]
@@ -201,139 +395,447 @@ def _parse_named_date(t: str, today: dt.date) -> tuple[dt.date, bool] | None:
             return (d if d <= today else dt.date(today.year - 1, month, day)), False
         except ValueError:
             return None
-    # august 2026 / in august / last march
-    m = re.search(rf"\b({MONTH_RE})\.?,? (\d{{4}})\b", t)
-    if m:
-        month, year = MONTHS[m[1]], int(m[2])
-        return min(_last_day(year, month), today), True
-    m = re.search(rf"\b(?:in |last |this past |past )?({MONTH_RE})\b", t)
-    if m and (m.group(0) != m.group(1) or t.strip() == m.group(1)):
-        month = MONTHS[m[1]]
-        year = today.year if month <= today.month else today.year - 1
-        if m.group(0).startswith("last") and month == today.month:
-            year -= 1
-        return min(_last_day(year, month), today), True
+    m = re.search(rf"\b(?:(early|beginning of|start of|mid|middle of|late|end of) ?-?)?({MONTH_RE})\b\.?,? ?(\d{{4}})?", t)
+    if m and (m.group(1) or m.group(3) or re.search(rf"\b(in|last|this past|past|since|during|around|about|back in|early|late|mid|end of)\s+(?:-?\s*)?{re.escape(m.group(2))}\b", t) or t.strip() == m.group(2)):
+        month = MONTHS[m[2]]
+        if m.group(3):
+            year = int(m[3])
+        else:
+            year = today.year if month <= today.month else today.year - 1
+            if re.search(rf"\blast {re.escape(m.group(2))}\b", t) and month == today.month:
+                year -= 1
+        part = m.group(1) or ""
+        if part in ("early", "beginning of", "start of"):
+            day = dt.date(year, month, 10)
+        elif part in ("mid", "middle of"):
+            day = dt.date(year, month, 20)
+        else:
+            day = _last_day(year, month)
+        return min(day, today), True
     return None
 
 
+def _season(t: str, today: dt.date) -> dt.date | None:
+    m = re.search(r"\b(spring|summer|fall|autumn|winter)\b(?: of)?(?: (\d{4}))?", t)
+    if not m:
+        return None
+    first, last = SEASONS[m[1]]
+    if m[2]:
+        year = int(m[2]) + (1 if last < first else 0)
+    else:
+        year = today.year
+        end = _last_day(year, last) if last >= first else _last_day(year, last)
+        if dt.date(year, first, 1) > today and last >= first:
+            year -= 1
+        elif last < first and dt.date(year - 1, first, 1) > today:
+            year -= 1
+        if re.search(r"\blast (spring|summer|fall|autumn|winter)\b", t) and dt.date(year, first if last >= first else 1, 1) <= today <= (end if last >= first else _last_day(year, last)):
+            year -= 1
+    return min(_last_day(year, last), today)
+
+
 def parse_date(text: str, today: dt.date, date_order: str = "MDY") -> tuple[dt.date, bool] | None:
-    """A past date and whether it is an estimate, or None when no date is found."""
+    """A date and whether it is an estimate (its latest plausible day), or None."""
     t = normalize(text)
-    if _has(t, "today"):
+    vague = bool(VAGUE_WORDS.search(t))
+    if _has(t, "today") or _has(t, "this morning"):
         return today, False
+    if re.search(r"\bday before yesterday\b", t):
+        return today - dt.timedelta(days=2), False
     if _has(t, "yesterday"):
         return today - dt.timedelta(days=1), False
-    m = re.search(r"\b(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a few|a couple of|couple of|a couple)\s+(days?|weeks?|wks?|months?|years?|yrs?)\s+ago\b", t)
+    m = re.search(r"\b(a|one|two|\d+) fortnights? ago\b", t)
     if m:
-        n = {"a": 1, "an": 1, "a few": 3, "a couple of": 2, "couple of": 2, "a couple": 2}.get(m[1])
-        if n is None:
-            n = int(m[1]) if m[1].isdigit() else NUMBER_WORDS[m[1]]
-        unit = m[2].rstrip("s")
-        vague = bool(re.search(r"\b(about|around|roughly|maybe|approximately|approx|like|or so|some)\b", t)) or m[1] in ("a few", "a couple of", "couple of", "a couple")
-        if unit in ("day", "week", "wk"):
-            return today - dt.timedelta(days=n * UNITS[unit + "s"] if unit != "wk" else n * 7), vague
-        months = n if unit == "month" else n * 12
-        y, mo = divmod(today.year * 12 + today.month - 1 - months, 12)
-        day = min(today.day, calendar.monthrange(y, mo + 1)[1])
-        return dt.date(y, mo + 1, day), True if unit in ("year", "yr") else vague
+        return today - dt.timedelta(days=14 * int(_count(m[1]) or 1)), False
+    if re.search(r"\bweek before last\b", t):
+        return today - dt.timedelta(days=14), True
+    days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    m = re.search(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday) (?:of )?last week\b", t)
+    if m:
+        monday_last_week = today - dt.timedelta(days=today.weekday() + 7)
+        return monday_last_week + dt.timedelta(days=days.index(m[1])), False
+    m = re.search(r"\b(last|this past|past|on|this) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", t) \
+        or re.search(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)(?: just gone| gone)?$", t)
+    if m:
+        name = m.groups()[-1]
+        target = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"].index(name)
+        back = (today.weekday() - target) % 7 or 7
+        return today - dt.timedelta(days=back), False
+    m = re.search(r"\b(?:on )?the (\d{1,2})(?:st|nd|rd|th)? of (this|last) month\b", t)
+    if m:
+        base = today if m[2] == "this" else _minus_months(today, 1)
+        try:
+            d = base.replace(day=int(m[1]))
+        except ValueError:
+            return None
+        return (d, False) if d <= today else None
+    m = re.search(r"\b(half a)\s+" + UNIT_RE + r"\s+(?:ago|back)\b", t) or \
+        re.search(COUNT_RE + r"\s*(?:and a half\s+)?" + UNIT_RE + r"\s+(?:ago|back|before)\b", t)
+    if m:
+        n = _count(m[1]) + (0.5 if "and a half" in m.group(0) else 0)
+        unit = _unit(m[2])
+        estimate = vague or unit in ("month", "year") or n != int(n) or \
+            m[1] in ("a few", "few", "a couple of", "a couple", "couple of", "couple", "several")
+        return _ago(n, unit, today), estimate
     if _has(t, "last week"):
         return today - dt.timedelta(days=7), True
     if _has(t, "last month"):
-        y, mo = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
-        return _last_day(y, mo), True
-    return _parse_numeric_date(t, date_order) or _parse_named_date(t, today)
+        return _last_day(*_minus_months(today, 1).timetuple()[:2]), True
+    if _has(t, "last year"):
+        return dt.date(today.year - 1, 12, 31), True
+    found = _numeric_date(t, date_order, today) or _named_date(t, today)
+    if found:
+        return found[0], found[1] or vague
+    m = re.search(r"\b(?:in|back in|since|during|of|stopped in|ended in|year)\s+((?:19|20)\d\d)\b", t) or \
+        re.fullmatch(r"((?:19|20)\d\d)", t)
+    if m and int(m[1]) <= today.year:
+        return min(dt.date(int(m[1]), 12, 31), today), True
+    return None
 
 
-CURRENT = ("still taking", "still on", "still getting", "still get", "currently", "i take it", "i'm on it",
-           "im on it", "i am on it", "on it now", "every week", "every month", "every 2", "every two",
-           "every few", "every other", "right now", "ongoing", "still do", "i get it every", "take it every")
-NEVER = ("never", "not ever", "no never", "haven't had", "havent had", "have not had", "never had", "never taken",
-         "never been on", "none", "not had")
-
-
-def parse_last_dose(question: Question, text: str, today: dt.date, date_order: str = "MDY") -> Parsed:
-    """A last-dose answer: a date, never, current, not_recent, don't know, or REASK."""
-    aid = question.answer
-    choice = parse_choice_title(question, text) if question.choices else None
+def _dateparser(text: str, today: dt.date) -> dt.date | None:
+    """Last resort for phrasings our rules miss (English only: never reads "no" as a date)."""
     t = normalize(text)
-    if choice is not None and normalize(choice.title) == t:
-        return Parsed({aid: choice.value}, ACCEPTED)
-    if _has_any(t, CURRENT):
-        return Parsed({aid: "current"}, ACCEPTED)
-    found = parse_date(text, today, date_order)
+    if not re.search(r"\d|\b(" + MONTH_RE + r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", t):
+        return None
+    import dateparser
+    parsed = dateparser.parse(t, languages=["en"], settings={
+        "RELATIVE_BASE": dt.datetime(today.year, today.month, today.day),
+        "PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False, "STRICT_PARSING": False})
+    return parsed.date() if parsed else None
+
+
+# --- medicines ---------------------------------------------------------------
+@dataclass(frozen=True)
+class MedicineIndex:
+    """Every medicine name of a trial -> the question and answer it belongs to."""
+
+    names: tuple[str, ...]
+    owners: tuple[tuple[str, str], ...]   # (question id, answer id) per name
+
+
+_index_cache: dict[int, MedicineIndex] = {}
+
+
+def medicine_index(trial: Trial) -> MedicineIndex:
+    """The trial's medicine names: last-dose questions' `medicines`, other-biologic `names`."""
+    index = _index_cache.get(id(trial))
+    if index is None:
+        names, owners = [], []
+        for q in trial.questions:
+            words = q.medicines if q.type == "last_dose" else (q.names if q.answer == "other_biologic" else [])
+            for w in words:
+                names.append(normalize(w))
+                owners.append((q.id, q.answer))
+        index = _index_cache[id(trial)] = MedicineIndex(tuple(names), tuple(owners))
+    return index
+
+
+def find_medicines(trial: Trial, t: str) -> list[tuple[int, str, str, bool]]:
+    """Medicines named in normalized text: (position, question id, answer id, exact)."""
+    index = medicine_index(trial)
+    found: dict[str, tuple[int, str, str, bool]] = {}
+    taken: list[tuple[int, int]] = []
+    for name, (qid, aid) in sorted(zip(index.names, index.owners), key=lambda x: -len(x[0])):
+        if name in ("biologic",):
+            continue
+        for m in _pattern(name).finditer(t):
+            if any(a <= m.start() < b for a, b in taken):
+                continue
+            taken.append((m.start(), m.end()))
+            if aid not in found or m.start() < found[aid][0]:
+                found[aid] = (m.start(), qid, aid, True)
+    for m in re.finditer(r"[a-z][a-z\-]{5,}", t):
+        if any(a <= m.start() < b for a, b in taken):
+            continue
+        best = process.extract(m.group(0), index.names, scorer=fuzz.ratio, limit=3, score_cutoff=80)
+        if not best:
+            continue
+        top_owner = index.owners[best[0][2]]
+        rivals = [b for b in best[1:] if index.owners[b[2]][1] != top_owner[1] and b[1] >= best[0][1] - 6]
+        if rivals:
+            continue  # two different medicines about as close: never guess
+        qid, aid = top_owner
+        if aid not in found:
+            found[aid] = (m.start(), qid, aid, False)
+    return sorted(found.values())
+
+
+CURRENT = ("still taking", "still on", "still getting", "still get", "still take", "currently", "i take it",
+           "i'm on it", "im on it", "i am on it", "on it now", "every week", "every month", "every 2", "every two",
+           "every few", "every other", "every 4", "every 6", "every 8", "every three", "every four", "every six",
+           "right now", "ongoing", "still do", "i get it every", "take it every", "on it still", "still using",
+           "taking it now", "getting it now", "i'm taking", "im taking", "i am taking", "i get infusions",
+           "get infusions", "my next dose", "next infusion", "weekly", "monthly", "biweekly", "every other week")
+NEVER = ("never", "not ever", "haven't had", "havent had", "have not had", "never had", "never taken", "never been on",
+         "none", "not had", "never used", "never received", "don't take", "dont take", "do not take", "didn't have",
+         "nope", "nah", "not taken")
+LONG_AGO = re.compile(r"\b(years ago|yrs ago|many years|a long time ago|long time ago|ages ago|long ago|decades ago|"
+                      r"(a few|several|couple of|a couple of|couple|many) (years|yrs) ago|since i was a (kid|child|teenager)|"
+                      r"as a (kid|child)|in the (19)?[5-9]0s|back in the (19)?[5-9]0s)\b")
+MORE_THAN = re.compile(r"\b(more than|over|longer than|at least|greater than|>)\s*" + COUNT_RE + r"\s*" + UNIT_RE)
+NOT_WITHIN = re.compile(r"\bnot (?:in|within|during) the (?:last|past)\s*" + COUNT_RE + r"?\s*" + UNIT_RE)
+WITHIN = re.compile(r"\b(?:within|in) the (?:last|past)\s*" + COUNT_RE + r"?\s*" + UNIT_RE)
+
+
+def _window_days(trial: Trial, answer_id: str) -> int | None:
+    """The washout window of a last-dose answer, in days (months count as 31)."""
+    for _, crit in trial.criteria():
+        if crit.washout and crit.washout.answer == answer_id:
+            return crit.washout.days or (crit.washout.months or 0) * 30
+    return None
+
+
+def _span_days(count: str, unit: str) -> float:
+    n = _count(count or "1")
+    u = _unit(unit)
+    return n * {"day": 1, "week": 7, "month": 30, "year": 365}[u]
+
+
+EVERY_RE = re.compile(r"\b(every|each|once a|twice a|once every)\s*(\d+|few|other|couple of|couple|two|three|four|five|six|"
+                      r"seven|eight|day|week|month|year|morning|night)|\b(daily|weekly|monthly|biweekly|maintenance|"
+                      r"been on \w+ since|on it since)\b")
+
+
+def read_dose(trial: Trial, answer_id: str, segment: str, today: dt.date, date_order: str) -> Parsed:
+    """One medicine's last dose from a piece of text."""
+    t = normalize(segment)
+    window = _window_days(trial, answer_id) or 0
+    if not t:
+        return Parsed()
+    if _has_any(t, ("not sure", "don't remember", "can't remember", "no idea",
+                    "idk", "don't know", "not certain", "unsure", "i forget", "no clue")) and \
+            not parse_date(t, today, date_order):
+        return Parsed({answer_id: None}, ACCEPTED)
+    m = NOT_WITHIN.search(t)
+    if m and _span_days(m[1], m[2]) >= window:
+        return Parsed({answer_id: "not_recent"}, ACCEPTED)
+    if (_has_any(t, CURRENT) or EVERY_RE.search(t)) and \
+            not re.search(r"\b(stopped|quit|ended|ending|finished|completed|no longer|not anymore|used to|course)\b", t):
+        return Parsed({answer_id: "current"}, ACCEPTED)
+    m = MORE_THAN.search(t)
+    if m:
+        if _span_days(m[2], m[3]) >= window:
+            return Parsed({answer_id: "not_recent"}, ACCEPTED)
+        n, unit = _count(m[2] or "1"), _unit(m[3])
+        return Parsed({answer_id: _ago(n, unit, today).isoformat()}, ACCEPTED, estimate=True)
+    numbered = re.search(r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|a) (years|yrs) ago\b", t)
+    if LONG_AGO.search(t) and not numbered and 365 >= window:
+        return Parsed({answer_id: "not_recent"}, ACCEPTED)
+    m = WITHIN.search(t)
+    if m and not re.search(r"\bnot\b", t[:m.start()]):
+        return Parsed({answer_id: today.isoformat()}, ACCEPTED, estimate=True)
+    found = parse_date(t, today, date_order)
     if found:
         day, estimate = found
         if day > today:
-            return Parsed({}, REASK)
-        return Parsed({aid: day.isoformat()}, ACCEPTED, estimate)
-    if choice is not None:
-        return Parsed({aid: choice.value}, ACCEPTED)
-    if _has_any(t, NEVER) or parse_yes_no(text) is False:
-        return Parsed({aid: "never"}, ACCEPTED)
+            return Parsed()
+        if estimate and _has_any(t, ("not sure", "don't remember", "can't remember", "no idea", "idk", "don't know")):
+            return Parsed({answer_id: None}, ACCEPTED)
+        return Parsed({answer_id: day.isoformat()}, ACCEPTED, estimate)
+    season = _season(t, today)
+    if season:
+        return Parsed(fallback={answer_id: season.isoformat()})
+    if _has_any(t, NEVER):
+        return Parsed({answer_id: "never"}, ACCEPTED)
+    first = re.split(r"[ ,.;!]", t, maxsplit=1)[0]
+    if first in LEAD_NO or t in ("no", "nope", "nah", "n"):
+        return Parsed({answer_id: "never"}, ACCEPTED)
     if _has_any(t, UNSURE):
-        return Parsed({aid: None}, ACCEPTED)
-    return Parsed({}, REASK)
+        return Parsed({answer_id: None}, ACCEPTED)
+    other = _dateparser(t, today)
+    if other and other <= today:
+        return Parsed({answer_id: other.isoformat()}, CONFIRM)
+    return Parsed()
 
 
+def parse_last_dose(trial: Trial, question: Question, text: str, today: dt.date) -> Parsed:
+    """A last-dose answer: this medicine's, plus any other medicine named in passing."""
+    order = trial.model.site.date_order
+    aid = question.answer
+    t = normalize(text)
+    for choice in question.choices:
+        if t == _nphrase(choice.title):
+            return Parsed({aid: choice.value}, ACCEPTED)
+    mentions = find_medicines(trial, t)
+    if not mentions:
+        parsed = read_dose(trial, aid, t, today, order)
+        if parsed.status == REASK and parsed.fallback is None:
+            choice = _choice_by_synonym(question, t)
+            if choice is not None:
+                return Parsed({aid: choice.value}, ACCEPTED)
+            parsed.question_back = is_question_back(t, text)
+        return parsed
+    bounds = [m[0] for m in mentions] + [len(t)]
+    pieces = {m[2]: t[bounds[i]:bounds[i + 1]] for i, m in enumerate(mentions)}
+    prefix = t[:bounds[0]]
+    results: dict[str, Parsed] = {}
+    last_good: Parsed | None = None
+    for pos, qid, other_aid, exact in reversed(mentions):  # "Humira and IVIG 3 weeks ago": both 3 weeks
+        if other_aid == "other_biologic":
+            results[other_aid] = Parsed({other_aid: True}, ACCEPTED if exact else CONFIRM)
+            continue
+        piece = read_dose(trial, other_aid, pieces[other_aid], today, order)
+        if piece.status == REASK and piece.fallback is None and last_good is not None:
+            piece = Parsed({other_aid: next(iter(last_good.answers.values()))}, last_good.status, last_good.estimate)
+        if piece.status == REASK and piece.fallback is None and prefix.strip():
+            piece = read_dose(trial, other_aid, prefix, today, order)
+        if piece.status == REASK and piece.fallback is None:
+            piece = read_dose(trial, other_aid, t, today, order)
+        if not exact and piece.status == ACCEPTED:
+            piece.status = CONFIRM
+        if piece.status != REASK:
+            last_good = piece
+        results[other_aid] = piece
+    own = results.pop(aid, None)
+    if own is None:
+        own = read_dose(trial, aid, prefix, today, order) if prefix.strip() else Parsed()
+    by_answer = {q.answer: q.id for q in trial.questions if q.answer}
+    own.others = {by_answer[a]: p.answers for a, p in results.items()
+                  if p.status == ACCEPTED and a in by_answer and a != aid}
+    return own
+
+
+def _choice_by_synonym(question: Question, t: str):
+    for choice in question.choices:
+        if _longest(t, [_nphrase(s) for s in choice.synonyms]):
+            return choice
+    return None
+
+
+# --- grouped questions -------------------------------------------------------
 def parse_multi(question: Question, text: str) -> Parsed:
     """A grouped question: each option named is yes; "none" is no to all."""
     t = normalize(text)
     ids = [o.answer for o in question.options]
     for option in question.options:
-        if t == normalize(option.title):
+        if t == _nphrase(option.title):
             return Parsed({a: (True if a == option.answer else None) for a in ids}, ACCEPTED)
-    if question.none and t == normalize(question.none.title):
+    if question.none and t == _nphrase(question.none.title):
         return Parsed({a: False for a in ids}, ACCEPTED)
-    if question.uncontrolled and re.search(r"\b(well[ -])?(under control|controlled)\b", t) and not re.search(r"\b(not|un|isn't|isnt|poorly)[ -]?(well )?(under )?control", t):
-        return Parsed({a: False for a in ids}, ACCEPTED)
-    named = [o.answer for o in question.options if _choice_score(t, [o.title] + list(o.synonyms))]
-    yn = parse_yes_no(text)
-    if named and yn is not False:
-        return Parsed({a: (True if a in named else None) for a in ids}, ACCEPTED)
-    if question.none and _choice_score(t, [question.none.title] + list(question.none.synonyms)) or yn is False:
+    if is_question_back(t, text):
+        return Parsed(question_back=True)
+    if re.search(r"\b(all of them|all of these|all of those|all four|all three|every one of them)\b", t):
+        return Parsed({a: True for a in ids}, ACCEPTED)
+    values: dict[str, Any] = {}
+    for o in question.options:
+        phrases = [_nphrase(x) for x in [o.title] + list(o.synonyms)]
+        hits = [p for p in phrases if _has(t, p)]
+        if hits:
+            values[o.answer] = False if all(_negated(t, p) for p in hits) else True
+    if question.uncontrolled and values:
+        values = _control_by_option(question, t, values)
+    if question.uncontrolled:
+        out_of_control = re.search(r"\b(not|un|isn't|aren't|never|poorly|badly|out of|neither one is|neither is|"
+                                   r"none of them are|hard to)[ -]?(really |well |very well )?(under )?(control|controlled|managed)|"
+                                   r"can't get it (down|under control)|really high|too high|very high|sky high|high even", t)
+        controlled = CONTROLLED.search(t)
+        if _has_any(t, UNSURE) and values:
+            return Parsed({a: None for a in ids}, ACCEPTED)
+        if controlled and not out_of_control and not any(values.values()):
+            return Parsed({a: (False if a in values or not values else None) for a in ids}, ACCEPTED)
+    elif values and _has_any(t, UNSURE) and not read_yes_no(text) is True:
+        return Parsed({a: None for a in ids}, ACCEPTED)
+    yn = read_yes_no(text)
+    if values:
+        if yn is False and not any(values.values()) or all(v is False for v in values.values()):
+            return Parsed({a: values.get(a) for a in ids}, ACCEPTED)
+        return Parsed({a: values.get(a) for a in ids}, ACCEPTED)
+    none_words = [_nphrase(x) for x in ([question.none.title] + list(question.none.synonyms))] if question.none else []
+    if yn is False or (none_words and _longest(t, none_words)):
         return Parsed({a: False for a in ids}, ACCEPTED)
     if yn is None:
         return Parsed({a: None for a in ids}, ACCEPTED)
-    return Parsed({}, REASK)
+    return Parsed(question_back=is_question_back(t, text))
 
 
+CONTROLLED = re.compile(r"\b(under control|controlled|well managed|managed well|stable|normal now|doing fine|fine now|"
+                        r"is fine|are fine|fine with|ok now|okay now|good now|in check|normal with|happy with|no problems|"
+                        r"no issues|no trouble|managed|well treated|all good)\b")
+UNCONTROLLED = re.compile(r"\b(uncontrolled|not controlled|neither (one )?is controlled|none of them (are|is) controlled|not under control|out of control|isn't controlled|"
+                          r"not well controlled|poorly controlled|can't get it (down|under control)|really high|too high|"
+                          r"very high|sky high|high even|not managed|struggling)\b")
+
+
+def _control_by_option(question: Question, t: str, values: dict[str, Any]) -> dict[str, Any]:
+    """For "uncontrolled" groups: read each condition's own part of the reply ("HTN uncontrolled, CHF controlled")."""
+    spots = []
+    for o in question.options:
+        for p in [_nphrase(x) for x in [o.title] + list(o.synonyms)]:
+            m = _pattern(p).search(t)
+            if m:
+                spots.append((m.start(), o.answer))
+                break
+    spots.sort()
+    out = dict(values)
+    for i, (start, answer) in enumerate(spots):
+        end = spots[i + 1][0] if i + 1 < len(spots) else len(t)
+        part = t[start:end]
+        if values.get(answer) is False:
+            continue
+        if UNCONTROLLED.search(part):
+            out[answer] = True
+        elif CONTROLLED.search(part):
+            out[answer] = False
+    return out
+
+
+# --- entry point -------------------------------------------------------------
 def parse_answer(trial: Trial, question: Question, text: str, today: dt.date) -> Parsed:
     """Read `text` as an answer to `question` (free text or a button title)."""
     order = trial.model.site.date_order
+    t = normalize(text)
     if question.type == "age":
         value = parse_age(text, today, order)
         if value == REASK:
-            return Parsed({}, REASK)
+            return Parsed(question_back=is_question_back(t, text))
         return Parsed({question.answer: value}, ACCEPTED)
     if question.type == "last_dose":
-        return parse_last_dose(question, text, today, order)
+        return parse_last_dose(trial, question, text, today)
     if question.type == "multi":
         return parse_multi(question, text)
-    choice = parse_choice_title(question, text)
     if question.type == "choice":
+        choice = parse_choice(question, text)
         if choice is None:
-            yn = parse_yes_no(text)
-            if yn is None:
-                choice = next((c for c in question.choices if c.unknown), None)
-        if choice is None:
-            return Parsed({}, REASK)
-        return Parsed(dict(choice.sets), ACCEPTED)
-    # yes_no
-    if choice is not None and normalize(text) == normalize(choice.title):
-        return Parsed({question.answer: choice.value}, ACCEPTED)
-    value = parse_yes_no(text)
-    if value == REASK and question.names and _has_any(normalize(text), question.names):
-        value = True
-    if value == REASK and choice is not None:
-        value = choice.value
+            return Parsed(question_back=is_question_back(t, text))
+        return Parsed(dict(choice.sets), ACCEPTED, choice_value=choice.value)
+    if QUESTION_RE.match(t) and text.strip().endswith("?"):
+        return Parsed(question_back=True)
+    value = read_yes_no(text, question)
+    if value == REASK and question.answer == "other_biologic":
+        named = {m[2] for m in find_medicines(trial, t)}
+        if named:  # a medicine we asked about already is not "another" biologic
+            value = True if "other_biologic" in named else False
     if value == REASK:
-        return Parsed({}, REASK)
+        return Parsed(question_back=is_question_back(t, text))
     return Parsed({question.answer: value}, ACCEPTED)
 
 
 def question_for_answer(trial: Trial, answer_id: str) -> Question | None:
-    """The first question that fills a dictionary answer id (or has that question id)."""
+    """The question that fills a dictionary answer id (or has that question id)."""
     for q in trial.questions:
-        if q.id == answer_id or answer_id in question_answer_ids(q):
+        if q.id == answer_id:
+            return q
+    for q in trial.questions:
+        if answer_id in question_answer_ids(q):
             return q
     return None
+
+
+def parse_for_answer(trial: Trial, answer_id: str, text: str, today: dt.date) -> dict[str, Any]:
+    """`prescreen parse`: how a reply is read for one answer id (or question id).
+
+    `{"answer_id", "value", "status", "estimate"}`; `value` null with
+    "accepted" means the patient said they do not know.
+    """
+    question = question_for_answer(trial, answer_id)
+    if question is None:
+        raise KeyError(answer_id)
+    parsed = parse_answer(trial, question, text, today)
+    if parsed.status == REASK:
+        return {"answer_id": answer_id, "value": None, "status": REASK, "estimate": False}
+    if answer_id == question.id and answer_id not in parsed.answers:
+        value = parsed.choice_value
+    else:
+        value = parsed.answers.get(answer_id)
+    return {"answer_id": answer_id, "value": value, "status": parsed.status, "estimate": parsed.estimate}

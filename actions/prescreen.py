@@ -20,10 +20,11 @@ from rasa_sdk.types import DomainDict
 
 from actions import form
 from actions.loader import current_trial
-from actions.parsing import ACCEPTED, REASK, parse_answer, parse_yes_no
+from actions.parsing import ACCEPTED, CONFIRM, Parsed, parse_answer, read_yes_no
 from actions.trial import Question, Trial, question_answer_ids
 
 UNCLEAR_SLOT = "unclear_count"
+PENDING_SLOT = "pending_answer"
 
 
 def site_today(tracker: Tracker, trial: Trial) -> dt.date:
@@ -35,7 +36,7 @@ def site_today(tracker: Tracker, trial: Trial) -> dt.date:
         return trial.today()
 
 
-def response_text(domain: DomainDict, name: str, **values: Any) -> str:
+def response_text(domain: DomainDict, name: str, /, **values: Any) -> str:
     """The first variation of a domain response, with {placeholders} filled."""
     variations = (domain.get("responses") or {}).get(name) or [{}]
     text = variations[0].get("text", "")
@@ -106,7 +107,7 @@ def study_slots(trial: Trial) -> List[EventType]:
 
 
 class ActionStudyStatus(Action):
-    """Says, before the first question, when the study is not recruiting."""
+    """Says, before the first question, when the study is not recruiting (once per run)."""
 
     def name(self) -> Text:
         return "action_study_status"
@@ -114,7 +115,8 @@ class ActionStudyStatus(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         trial = current_trial()
         events = [] if tracker.get_slot("study_title") else study_slots(trial)
-        if not trial.recruiting:
+        started = any(isinstance(tracker.slots.get(q.id), dict) for q in trial.questions)
+        if not trial.recruiting and not started:
             dispatcher.utter_message(text=trial.model.status_notice or response_text(domain, "utter_not_recruiting"))
         return events
 
@@ -149,19 +151,71 @@ class ValidatePrescreenForm(FormValidationAction):
 
     def read_answer(self, trial: Trial, question: Question, text: str, dispatcher: CollectingDispatcher,
                     tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
-        """The slot values for one answer: accepted, re-asked once, or recorded as unknown."""
+        """The slot values for one answer: accepted, checked back, re-asked, or recorded as unknown."""
+        pending = tracker.get_slot(PENDING_SLOT)
+        if isinstance(pending, dict) and pending.get("question") == question.id:
+            verdict = read_yes_no(text)
+            if verdict is True:
+                return self.accept(trial, question, pending["parsed"], tracker)
+            if verdict is False:
+                dispatcher.utter_message(text=response_text(domain, "utter_confirm_rejected"))
+                return {question.id: None, PENDING_SLOT: None, UNCLEAR_SLOT: None}
         parsed = parse_answer(trial, question, text, site_today(tracker, trial))
         if parsed.status == ACCEPTED:
-            status = "unknown" if parsed.unknown else "accepted"
-            return {question.id: {"answers": parsed.answers, "text": text, "status": status,
-                                  "estimate": parsed.estimate}, UNCLEAR_SLOT: None}
-        if not tracker.get_slot(UNCLEAR_SLOT):
-            dispatcher.utter_message(text=response_text(domain, "utter_unclear", help=question.help))
-            return {question.id: None, UNCLEAR_SLOT: 1}
+            return self.accept(trial, question, _slot_value(parsed, text), tracker)
+        if parsed.status == CONFIRM:
+            return {question.id: None, PENDING_SLOT: {"question": question.id, "parsed": _slot_value(parsed, text)}}
+        if parsed.question_back:
+            dispatcher.utter_message(text=response_text(domain, "utter_question_back", help=question.help))
+            return {question.id: None, PENDING_SLOT: None}
+        tries = tracker.get_slot(UNCLEAR_SLOT) or 0
+        if parsed.fallback is not None and tries:
+            return self.accept(trial, question, {"answers": parsed.fallback, "text": text, "status": "accepted",
+                                                 "estimate": True}, tracker)
+        if not tries:
+            name = "utter_closer_date" if parsed.fallback is not None else "utter_unclear"
+            dispatcher.utter_message(text=response_text(domain, name, help=question.help))
+            return {question.id: None, UNCLEAR_SLOT: 1, PENDING_SLOT: None}
         dispatcher.utter_message(text=response_text(domain, "utter_unclear_moving_on"))
         unknown = {a: None for a in question_answer_ids(question)}
         return {question.id: {"answers": unknown, "text": text, "status": "unknown", "estimate": False},
-                UNCLEAR_SLOT: None}
+                UNCLEAR_SLOT: None, PENDING_SLOT: None}
+
+    @staticmethod
+    def accept(trial: Trial, question: Question, value: Dict[str, Any], tracker: Tracker) -> Dict[Text, Any]:
+        """Store an answer, and the answers it gave to later questions not asked yet."""
+        slots: Dict[Text, Any] = {question.id: value, UNCLEAR_SLOT: None, PENDING_SLOT: None}
+        for other_id, answers in (value.pop("others", None) or {}).items():
+            if other_id in trial.questions_by_id and not isinstance(tracker.get_slot(other_id), dict):
+                slots[other_id] = {"answers": answers, "text": value["text"], "status": "accepted",
+                                   "estimate": value.get("estimate", False), "given_with": question.id}
+        return slots
+
+
+def _slot_value(parsed: Parsed, text: str) -> Dict[str, Any]:
+    return {"answers": parsed.answers, "text": text, "status": "unknown" if parsed.unknown else "accepted",
+            "estimate": parsed.estimate, "others": parsed.others}
+
+
+def describe_answers(trial: Trial, answers: Dict[str, Any], estimate: bool, domain: DomainDict) -> str:
+    """Plain words for what we understood, e.g. "Last dose of rituximab: around 14 September 2026"."""
+    parts = []
+    for answer_id, value in answers.items():
+        label = trial.answers[answer_id].label if answer_id in trial.answers else answer_id
+        if isinstance(value, bool):
+            words = response_text(domain, "utter_word_yes" if value else "utter_word_no")
+        elif value is None:
+            words = response_text(domain, "utter_word_unknown")
+        elif value in ("never", "current", "not_recent"):
+            words = response_text(domain, f"utter_word_{value}")
+        elif isinstance(value, str) and len(value) == 10 and value[4] == "-":
+            words = _long_date(value)
+            if estimate:
+                words = response_text(domain, "utter_word_around", date=words)
+        else:
+            words = str(value)
+        parts.append(f"{label}: {words}")
+    return "; ".join(parts)
 
 
 class ActionAskQuestion(Action):
@@ -177,7 +231,16 @@ class ActionAskQuestion(Action):
             return []
         step, total = form.progress(trial, tracker.slots, question.id)
         text = response_text(domain, "utter_progress", step=step, total=total) + "\n" + question.text
-        dispatcher.utter_message(text=text, buttons=question_buttons(question, domain), json_message={
+        buttons = question_buttons(question, domain)
+        pending = tracker.get_slot(PENDING_SLOT)
+        if isinstance(pending, dict) and pending.get("question") == question.id:
+            understood = pending["parsed"]
+            text = response_text(domain, "utter_progress", step=step, total=total) + "\n" + response_text(
+                domain, "utter_confirm_answer",
+                answer=describe_answers(trial, understood["answers"], understood.get("estimate", False), domain))
+            buttons = [{"title": b["title"], "payload": "/inform" + _json({question.id: b["title"]})}
+                       for b in response_buttons(domain, "utter_buttons_confirm")]
+        dispatcher.utter_message(text=text, buttons=buttons, json_message={
             "question": {"id": question.id, "answer_ids": question_answer_ids(question), "type": question.type,
                          "step": step, "total": total}})
         return []
@@ -320,7 +383,7 @@ class ValidateContactForm(FormValidationAction):
 
     def validate_contact_consent(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                  domain: DomainDict) -> Dict[Text, Any]:
-        answer = value if isinstance(value, bool) else parse_yes_no(str(value))
+        answer = value if isinstance(value, bool) else read_yes_no(str(value))
         if answer is True or answer is False:
             return {"contact_consent": answer}
         dispatcher.utter_message(text=response_text(domain, "utter_contact_consent_unclear"))

@@ -46,6 +46,7 @@ class Choice(_Strict):
     value: bool | str | None = None
     sets: dict[str, Any] = {}
     unknown: bool = False
+    priority: int = 0
 
 
 class Option(_Strict):
@@ -78,6 +79,9 @@ class Question(_Strict):
     none: NoneChoice | None = None
     medicines: list[str] = []
     names: list[str] = []
+    means_yes: list[str] = []
+    means_no: list[str] = []
+    means_unknown: list[str] = []
     uncontrolled: bool = False
 
 

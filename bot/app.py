@@ -48,11 +48,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def init_app(app: Flask) -> None:
     """Load the trial and the dialogue, open the store, register the blueprints."""
     cfg = app.config
-    # the actions read the trial from PRESCREEN_CRITERIA; keep one source of truth
-    os.environ["PRESCREEN_CRITERIA"] = os.path.abspath(cfg["CRITERIA"])
     trial = load_trial(cfg["CRITERIA"])
     dialogue = load_dialogue(cfg["DIALOGUES"], trial)
-    runner = HttpRunner(cfg["ACTION_ENDPOINT"], cfg["ACTION_TIMEOUT"]) if cfg["ACTION_ENDPOINT"] else InProcessRunner()
+    # the action server reads its trial from its own PRESCREEN_CRITERIA: run it with the same file
+    runner = HttpRunner(cfg["ACTION_ENDPOINT"], cfg["ACTION_TIMEOUT"]) if cfg["ACTION_ENDPOINT"] \
+        else InProcessRunner(os.path.abspath(cfg["CRITERIA"]))
     store = Store(cfg["DATABASE_URL"])
     app.extensions["prescreen"] = Conversations(Engine(dialogue, runner), store, trial,
                                                 allow_today=bool(cfg.get("ALLOW_TODAY")))

@@ -1,11 +1,11 @@
-"""The chat channel: Rasa's REST webhook, the health check, the start page."""
+"""The chat channel: Rasa's REST webhook and the health check."""
 
 from __future__ import annotations
 
 import logging
 import time
 
-from flask import Blueprint, current_app, jsonify, render_template_string, request
+from flask import Blueprint, current_app, jsonify, request
 
 from bot.conversation import Conversations, valid_sender
 from bot.runner import ActionServerError
@@ -59,15 +59,3 @@ def health():
         return jsonify({"status": "error", "database": "unreachable"}), 503
     return jsonify({"status": "ok"})
 
-
-INDEX = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>{{ trial.model.short_title }} – prescreen</title></head>
-<body><main><h1>{{ trial.model.title }}</h1><p>{{ trial.model.summary }}</p>
-<p>Talk to the prescreening bot with <code>prescreen chat</code>, or POST
-<code>{"sender": "...", "message": "hi"}</code> to <code>/webhooks/rest/webhook</code>.</p></main></body></html>"""
-
-
-@bp.get("/")
-def index():
-    """The start page."""
-    return render_template_string(INDEX, trial=current_app.extensions["prescreen_trial"])

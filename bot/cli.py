@@ -122,16 +122,26 @@ def chat(sender: str | None) -> None:
             click.echo(RETRY_MESSAGE, err=True)
             return False
         for reply in replies:
-            if reply.get("text"):
-                click.echo("bot: " + reply["text"].replace("\n", "\n     "))
-            if reply.get("buttons"):
-                buttons = reply["buttons"]
-                for i, b in enumerate(buttons, 1):
-                    click.echo(f"     {i}) {b['title']}")
+            show(reply)
         return True
+
+    def show(reply: dict) -> None:
+        nonlocal buttons
+        if reply.get("text"):
+            click.echo("bot: " + reply["text"].replace("\n", "\n     "))
+        if reply.get("buttons"):
+            buttons = reply["buttons"]
+            for i, b in enumerate(buttons, 1):
+                click.echo(f"     {i}) {b['title']}")
 
     if not conversations.store.conversation(sender):
         send("/greet")
+    else:  # resuming: show what the bot last said, with its numbered buttons
+        events = conversations.store.events(sender)
+        last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=-1)
+        for event in events[last_user + 1:]:
+            if event.get("event") == "bot":
+                show({"text": event.get("text"), **(event.get("data") or {})})
     for line in sys.stdin:
         text = line.strip()
         if not text:
@@ -140,6 +150,53 @@ def chat(sender: str | None) -> None:
             text = buttons[int(text) - 1]["payload"]
         click.echo(f"you: {line.strip()}")
         send(text)
+
+
+@main.command()
+@click.argument("answer_id")
+@click.argument("text")
+@click.option("--today", default=None, help="The conversation's site date, YYYY-MM-DD (default: today at the site).")
+@click.option("--criteria", "criteria_path", default=None, help="Criteria file (default: PRESCREEN_CRITERIA or criteria.yaml).")
+def parse(answer_id: str, text: str, today: str | None, criteria_path: str | None) -> None:
+    """Print how TEXT is read as an answer to ANSWER_ID (JSON)."""
+    from actions.parsing import parse_for_answer
+    trial = _load(criteria_path or default_criteria(), 2)
+    day = _today(today, trial)
+    try:
+        result = parse_for_answer(trial, answer_id, text, day)
+    except KeyError:
+        _fail(f"unknown answer id {answer_id!r} (the criteria file defines: {', '.join(trial.answers)})")
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@main.command()
+@click.argument("corpus", default="tests/corpus/answers.yaml")
+@click.option("--criteria", "criteria_path", default=None)
+def accuracy(corpus: str, criteria_path: str | None) -> None:
+    """Print answer-understanding accuracy on a labelled corpus, per answer type, and every miss."""
+    import yaml
+    from actions.corpus import median_ms, score
+    trial = _load(criteria_path or default_criteria(), 2)
+    with open(corpus, encoding="utf-8") as fh:
+        entries = yaml.safe_load(fh)
+
+    def kind_of(answer_id: str) -> str:
+        spec = trial.answers.get(answer_id)
+        return spec.type if spec else answer_id
+
+    result = score(trial, entries, kind_of)
+    click.echo(f"{result.correct}/{result.total} understood correctly: {result.accuracy:.1%}")
+    for kind, (ok, total) in sorted(result.by_type.items()):
+        click.echo(f"  {kind:12} {ok:4}/{total:<4} {ok / total:.1%}")
+    click.echo(f"severe misreads (yes<->no, dates off beyond their vagueness): {len(result.severe)}")
+    click.echo(f"parse time per answer: median {median_ms(result.timings_ms):.3f} ms,"
+               f" max {max(result.timings_ms):.1f} ms")
+    for miss in result.misses:
+        e = miss.entry
+        want = {k: e[k] for k in ("value", "status", "estimate") if k in e}
+        click.echo(f"MISS{' [' + miss.severe + ']' if miss.severe else ''} {e['id']}: {e['text']!r}"
+                   f" expected {want} got {{'value': {miss.got['value']!r}, 'status': {miss.got['status']!r},"
+                   f" 'estimate': {miss.got['estimate']}}}")
 
 
 def _fail(message: str, code: int = 2) -> None:

@@ -19,9 +19,10 @@ class ActionServerError(Exception):
 class InProcessRunner:
     """Runs the `actions` package with rasa-sdk's ActionExecutor in this process."""
 
-    def __init__(self, package: str = "actions") -> None:
+    def __init__(self, criteria: str | None = None, package: str = "actions") -> None:
         self.executor = ActionExecutor()
         self.executor.register_package(package)
+        self.criteria = criteria
         self._local = threading.local()
 
     def _loop(self) -> asyncio.AbstractEventLoop:
@@ -32,10 +33,14 @@ class InProcessRunner:
 
     def run(self, call: dict[str, Any]) -> dict[str, Any]:
         """The action's `{"events", "responses"}` for one call."""
+        from actions.loader import criteria_path
+        token = criteria_path.set(self.criteria)
         try:
             result = self._loop().run_until_complete(self.executor.run(call))
         except Exception as exc:  # the HTTP server maps these to 400/404/449/500
             raise ActionServerError(f"action {call.get('next_action')!r} failed: {type(exc).__name__}") from exc
+        finally:
+            criteria_path.reset(token)
         return result.model_dump() if result is not None else {"events": [], "responses": []}
 
 

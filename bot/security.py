@@ -1,7 +1,69 @@
-"""Security headers and cookie settings for every response."""
+"""Security headers and cookie settings for every response.
 
-from flask import Flask
+Every response gets a Content-Security-Policy that allows only this origin
+(no inline scripts or styles, no framing), X-Frame-Options, nosniff and
+Referrer-Policy. Nothing here stops other sites from loading /widget.js
+(no Cross-Origin-Resource-Policy). The session cookie is HttpOnly,
+SameSite=Lax, and Secure when PRESCREEN_SECURE_COOKIES (or the
+SESSION_COOKIE_SECURE setting) says so, or else when the request came over HTTPS.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, Response, request
+from flask.sessions import SecureCookieSessionInterface
+
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                           "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _flag(value: str | None) -> bool | None:
+    if value is None or value.strip() == "":
+        return None
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with Secure decided per request when not configured."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        configured = app.config.get("SESSION_COOKIE_SECURE")
+        if configured is not None:
+            return bool(configured)
+        try:
+            return request.is_secure
+        except RuntimeError:  # outside a request
+            return False
 
 
 def init_app(app: Flask) -> None:
     """Set security headers and session-cookie flags."""
+    env_secure = _flag(os.environ.get("PRESCREEN_SECURE_COOKIES"))
+    if "PRESCREEN_SECURE_COOKIES" in app.config:
+        env_secure = _flag(str(app.config["PRESCREEN_SECURE_COOKIES"]))
+    # Flask's default is False; None here means "decide per request"
+    if env_secure is not None:
+        app.config["SESSION_COOKIE_SECURE"] = env_secure
+        app.config["REMEMBER_COOKIE_SECURE"] = env_secure
+    elif not app.config.get("SESSION_COOKIE_SECURE"):
+        app.config["SESSION_COOKIE_SECURE"] = None
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
+    app.config["REMEMBER_COOKIE_HTTPONLY"] = True
+    app.config["REMEMBER_COOKIE_SAMESITE"] = app.config.get("REMEMBER_COOKIE_SAMESITE") or "Lax"
+    app.session_interface = SessionInterface()
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response

@@ -211,6 +211,8 @@ class ConversationTx:
                 {"conversation_id": self.sender, "seq": start + i + 1, "timestamp": e.get("timestamp") or time.time(),
                  "type": e.get("event", ""), "data": json.dumps(e, ensure_ascii=False)}
                 for i, e in enumerate(new_events)])
+            from bot.staff.models import index_events  # the staff screens' full-text index
+            index_events(self.conn, self.sender, new_events, start + 1)
         values = dict(summary, last_activity=now, turns=conversations.c.turns + 1)
         self.conn.execute(update(conversations).where(conversations.c.id == self.sender).values(**values))
         if message_id:
@@ -222,6 +224,8 @@ class ConversationTx:
         for table, column in ((events, events.c.conversation_id), (replies, replies.c.conversation_id),
                               (conversations, conversations.c.id)):
             self.conn.execute(delete(table).where(column == self.sender))
+        from bot.staff.models import forget_conversation  # full-text index rows, follow-up notes
+        forget_conversation(self.conn, self.sender)
         self.conn.execute(insert(tombstones).values(conversation_id=self.sender, deleted_at=now_utc(), reason=reason))
         self.conn.execute(insert(audit).values(at=now_utc(), actor="patient", action="delete_conversation",
                                                target=self.sender, detail=reason))

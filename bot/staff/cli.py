@@ -1,7 +1,166 @@
-"""Staff commands of the `prescreen` CLI: users, export."""
+"""Staff commands of the `prescreen` CLI: users, export.
+
+    prescreen users add NAME [--admin]      password from a prompt, or the first line of stdin
+    prescreen users list
+    prescreen users disable NAME
+    prescreen users reset-password NAME
+    prescreen export --format csv|json [--since DATE] [--outcome X] [--status X] [--output FILE]
+
+Every account change and every export is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
 
 import click
 
 
+def _store():
+    from bot.staff.models import create_schema
+    from bot.store import Store
+    store = Store(os.environ.get("PRESCREEN_DATABASE_URL"))
+    create_schema(store.engine)
+    return store
+
+
+def _actor() -> str:
+    try:
+        return "cli:" + getpass.getuser()
+    except Exception:  # no user name in some containers
+        return "cli"
+
+
+def _read_password(prompt: str = "Password") -> str:
+    """From a hidden prompt (asked twice) on a terminal, else the first line of standard input."""
+    stdin = click.get_text_stream("stdin")
+    if stdin.isatty():
+        return click.prompt(prompt, hide_input=True, confirmation_prompt=True, err=True)
+    line = stdin.readline()
+    return line.rstrip("\r\n")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
 def register(main: click.Group) -> None:
     """Add the staff commands to the `prescreen` group."""
+    main.add_command(users)
+    main.add_command(export_command)
+
+
+@click.group()
+def users() -> None:
+    """Staff accounts for the review screens (/staff/)."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="May read the audit log.")
+def users_add(name: str, admin: bool) -> None:
+    """Create an account; the password comes from a prompt or the first line of stdin."""
+    from bot.staff import accounts
+    try:
+        accounts.check_username(name)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+    password = _read_password()
+    store = _store()
+    try:
+        accounts.add_user(store.engine, name, password, admin)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+    store.add_audit(_actor(), "user_add", name, None, "admin" if admin else "staff")
+    click.echo(f"Added {'admin' if admin else 'user'} {name}.", err=True)
+
+
+@users.command("list")
+def users_list() -> None:
+    """Every account: name, role, whether disabled, when created."""
+    from bot.staff import accounts
+    rows = accounts.list_users(_store().engine)
+    if not rows:
+        click.echo("No staff accounts yet (prescreen users add NAME).", err=True)
+        return
+    width = max(len(r["username"]) for r in rows)
+    for r in rows:
+        role = "admin" if r["is_admin"] else "staff"
+        state = "disabled" if r["disabled"] else "active"
+        created = r["created_at"].strftime("%Y-%m-%d") if r["created_at"] else ""
+        click.echo(f"{r['username']:<{width}}  {role:<5}  {state:<8}  created {created}")
+
+
+@users.command("disable")
+@click.argument("name")
+def users_disable(name: str) -> None:
+    """Stop an account from logging in (its open sessions end)."""
+    from bot.staff import accounts
+    store = _store()
+    try:
+        accounts.disable_user(store.engine, name)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+    store.add_audit(_actor(), "user_disable", name)
+    click.echo(f"Disabled {name}.", err=True)
+
+
+@users.command("reset-password")
+@click.argument("name")
+def users_reset_password(name: str) -> None:
+    """Set a new password (prompt or first line of stdin); open sessions end."""
+    from bot.staff import accounts
+    password = _read_password("New password")
+    store = _store()
+    try:
+        accounts.reset_password(store.engine, name, password)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+    store.add_audit(_actor(), "user_reset_password", name)
+    click.echo(f"New password set for {name}.", err=True)
+
+
+@click.command("export")
+@click.option("--format", "kind", type=click.Choice(["csv", "json"]), required=True)
+@click.option("--since", default=None, help="Only conversations started on or after this site date (YYYY-MM-DD).")
+@click.option("--outcome", default=None, help="likely_eligible, eligible_after_washout, needs_review, not_eligible or none.")
+@click.option("--status", default=None, help="Follow-up status: new, contacted, screening_visit_scheduled, enrolled, "
+                                             "not_a_fit, could_not_reach.")
+@click.option("--output", default=None, type=click.Path(dir_okay=False, writable=True),
+              help="Write to this file (default: standard output).")
+def export_command(kind: str, since: str | None, outcome: str | None, status: str | None,
+                   output: str | None) -> None:
+    """Export the conversations as CSV (one row each) or JSON (transcripts and results)."""
+    from actions.trial import TrialError, load_trial
+    from bot.cli import default_criteria
+    from bot.staff.export import conversations_with_events, csv_chunks, json_chunks
+    from bot.staff.queries import Filters
+
+    filters, problems = Filters.from_args({"from": since or "", "outcome": outcome or "", "status": status or ""})
+    if problems:
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
+        sys.exit(2)
+    try:
+        trial = load_trial(default_criteria())
+    except TrialError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        sys.exit(2)
+    store = _store()
+    store.add_audit(_actor(), "export", kind, None, filters.describe() + (f"; to {output}" if output else ""))
+    items = conversations_with_events(store.engine, trial, filters, trial.zone)
+    chunks = csv_chunks(items, trial) if kind == "csv" else json_chunks(items, filters)
+    if output:
+        with open(output, "w", encoding="utf-8", newline="") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+        click.echo(f"Wrote {output}.", err=True)
+    else:
+        out = click.get_text_stream("stdout")
+        for chunk in chunks:
+            out.write(chunk)
+        out.flush()

@@ -1,0 +1,219 @@
+"""Staff accounts: scrypt password hashes, checking a login, and slowing down
+repeated failed logins (counters per user name and per address, in the database,
+so that every worker and host sees them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from bot.staff.models import as_utc, login_failures, now_utc, users
+
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024
+USERNAME_RE = re.compile(r"[A-Za-z0-9_.@\-]{1,64}")
+HASH_METHOD = "scrypt"
+
+# failed logins: after FREE failures within WINDOW, each further failure locks
+# the key for BASE * 2**(n - FREE), at most MAX
+USER_FREE, ADDRESS_FREE = 5, 20
+BASE_LOCK = dt.timedelta(seconds=30)
+MAX_LOCK = dt.timedelta(minutes=15)
+WINDOW = dt.timedelta(minutes=15)
+
+_DUMMY_HASH: str | None = None
+
+
+class AccountError(ValueError):
+    """A request about an account that cannot be done; the message says why."""
+
+
+@dataclass
+class StaffUser(UserMixin):
+    """A logged-in staff member (Flask-Login user)."""
+
+    id: int
+    username: str
+    is_admin: bool
+    disabled: bool
+    session_version: int
+
+    def get_id(self) -> str:
+        # a password reset or disable bumps the version: older sessions stop loading
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_active(self) -> bool:
+        return not self.disabled
+
+    @classmethod
+    def from_row(cls, row: Any) -> "StaffUser":
+        return cls(row["id"], row["username"], bool(row["is_admin"]), bool(row["disabled"]),
+                   int(row["session_version"]))
+
+
+def check_username(name: str) -> str:
+    """The user name if it is 1-64 characters of A-Z a-z 0-9 _ . @ -."""
+    if not isinstance(name, str) or not USERNAME_RE.fullmatch(name):
+        raise AccountError("A user name is 1-64 characters of A-Z a-z 0-9 _ . @ -")
+    return name
+
+
+def check_password(password: str) -> str:
+    """The password if it is long enough (and not absurdly long)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"The password must be at most {MAX_PASSWORD_LENGTH} characters long.")
+    return password
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=HASH_METHOD)
+
+
+def _find(conn: Connection, name: str):
+    return conn.execute(select(users).where(func.lower(users.c.username) == name.lower())).mappings().first()
+
+
+def add_user(engine: Engine, name: str, password: str, admin: bool = False) -> StaffUser:
+    """Create an account; refuses a name already taken (in any letter case)."""
+    check_username(name)
+    check_password(password)
+    hashed = hash_password(password)
+    with engine.begin() as conn:
+        if _find(conn, name) is not None:
+            raise AccountError(f"A user named {name!r} already exists.")
+        now = now_utc()
+        conn.execute(insert(users).values(username=name, password_hash=hashed, is_admin=admin, disabled=False,
+                                          created_at=now, password_changed_at=now, session_version=1))
+        return StaffUser.from_row(_find(conn, name))
+
+
+def list_users(engine: Engine) -> list[dict[str, Any]]:
+    """Every account (without password hashes), by name."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(users.c.id, users.c.username, users.c.is_admin, users.c.disabled,
+                                   users.c.created_at, users.c.password_changed_at)
+                            .order_by(users.c.username)).mappings().all()
+        return [dict(r) for r in rows]
+
+
+def disable_user(engine: Engine, name: str) -> None:
+    """Stop an account from logging in; its open sessions end at their next request."""
+    with engine.begin() as conn:
+        row = _find(conn, name)
+        if row is None:
+            raise AccountError(f"No user named {name!r}.")
+        conn.execute(update(users).where(users.c.id == row["id"])
+                     .values(disabled=True, session_version=users.c.session_version + 1))
+
+
+def reset_password(engine: Engine, name: str, password: str) -> None:
+    """Set a new password; open sessions of the account end."""
+    check_password(password)
+    hashed = hash_password(password)
+    with engine.begin() as conn:
+        row = _find(conn, name)
+        if row is None:
+            raise AccountError(f"No user named {name!r}.")
+        conn.execute(update(users).where(users.c.id == row["id"])
+                     .values(password_hash=hashed, password_changed_at=now_utc(),
+                             session_version=users.c.session_version + 1))
+
+
+def load_user(engine: Engine, user_id: str) -> StaffUser | None:
+    """The user of a session id "<id>:<version>", or None when unknown, disabled or signed out by a reset."""
+    try:
+        raw_id, raw_version = user_id.split(":", 1)
+        ident, version = int(raw_id), int(raw_version)
+    except (ValueError, AttributeError):
+        return None
+    with engine.connect() as conn:
+        row = conn.execute(select(users).where(users.c.id == ident)).mappings().first()
+    if row is None or row["disabled"] or int(row["session_version"]) != version:
+        return None
+    return StaffUser.from_row(row)
+
+
+def verify(engine: Engine, name: str, password: str) -> StaffUser | None:
+    """The active user with this name and password, or None (the same work either way)."""
+    global _DUMMY_HASH
+    row = None
+    if isinstance(name, str) and USERNAME_RE.fullmatch(name or ""):
+        with engine.connect() as conn:
+            row = _find(conn, name)
+    password = (password or "")[:MAX_PASSWORD_LENGTH]
+    if row is None:
+        if _DUMMY_HASH is None:
+            _DUMMY_HASH = hash_password("not a password of anyone")
+        check_password_hash(_DUMMY_HASH, password)  # same time as a real check
+        return None
+    if not check_password_hash(row["password_hash"], password) or row["disabled"]:
+        return None
+    return StaffUser.from_row(row)
+
+
+# -- slowing down failed logins ------------------------------------------------------
+
+def throttle_keys(name: str, address: str | None) -> list[tuple[str, int]]:
+    """The counters a login attempt counts against, with their free failures."""
+    keys = [("user:" + (name or "").lower()[:100], USER_FREE)]
+    if address:
+        keys.append(("addr:" + address[:100], ADDRESS_FREE))
+    return keys
+
+
+def locked_for(engine: Engine, keys: list[tuple[str, int]], now: dt.datetime | None = None) -> int:
+    """Seconds until these counters allow another attempt (0: allowed now)."""
+    now = now or now_utc()
+    with engine.connect() as conn:
+        rows = conn.execute(select(login_failures.c.locked_until)
+                            .where(login_failures.c.key.in_([k for k, _ in keys]))).all()
+    wait = 0.0
+    for (until,) in rows:
+        until = as_utc(until)
+        if until and until > now:
+            wait = max(wait, (until - now).total_seconds())
+    return int(wait + 0.999)
+
+
+def record_failure(engine: Engine, keys: list[tuple[str, int]], now: dt.datetime | None = None) -> None:
+    """Count a failed login against each key; lock a key once past its free failures."""
+    now = now or now_utc()
+    try:
+        _record_failure(engine, keys, now)
+    except IntegrityError:  # another worker created the same counter just now
+        _record_failure(engine, keys, now)
+
+
+def _record_failure(engine: Engine, keys: list[tuple[str, int]], now: dt.datetime) -> None:
+    with engine.begin() as conn:
+        for key, free in keys:
+            row = conn.execute(select(login_failures).where(login_failures.c.key == key)).mappings().first()
+            failures = 1
+            if row is not None and now - as_utc(row["last_failure"]) < WINDOW:
+                failures = int(row["failures"]) + 1
+            locked = None
+            if failures > free:
+                locked = now + min(BASE_LOCK * 2 ** (failures - free - 1), MAX_LOCK)
+            values = dict(failures=failures, last_failure=now, locked_until=locked)
+            if row is None:
+                conn.execute(insert(login_failures).values(key=key, **values))
+            else:
+                conn.execute(update(login_failures).where(login_failures.c.key == key).values(**values))
+
+
+def clear_failures(engine: Engine, key: str) -> None:
+    """Forget a user name's failed logins after a successful one."""
+    with engine.begin() as conn:
+        conn.execute(login_failures.delete().where(login_failures.c.key == key))

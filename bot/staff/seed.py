@@ -1,0 +1,247 @@
+"""Fill a database with many realistic conversations, fast (for benchmarks and demos).
+
+    python -m bot.staff.seed --conversations 100000 --database-url sqlite:///var/bench.sqlite3
+
+First a few dozen patients with random answers talk to the real engine (in a
+scratch database) to make conversation templates; then every seeded
+conversation copies one template, whole (completed) or cut short (abandoned),
+with its own id, start time and timestamps, and is bulk-inserted: summary row,
+event log and full-text index rows. Follow-up statuses are spread over the
+completed ones. It never runs the engine per seeded conversation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import re
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parents[2]
+NAMES = ["Alex Morgan", "Sam Lee", "Jordan Diaz", "Maria Rossi", "Chen Wei", "Priya Nair", "Ola Nordmann"]
+NEGATIVE = re.compile(r"^(no\b|never|none|doesn't apply|more than)", re.I)
+DOSE_WORDS = ["2 weeks ago", "3 weeks ago", "last month", "in September", "about 2 months ago", "a year ago"]
+OUTCOME_MIX = {"not_eligible": 0.4, "needs_review": 0.3, "likely_eligible": 0.15, "eligible_after_washout": 0.15}
+TYPED_EXTRA = ["not sure", "I think so", "no idea", "maybe last summer", "my doctor said yes", "I don't know"]
+
+
+@dataclass
+class Template:
+    """One generated conversation: its events and, after each turn, the event count and summary."""
+
+    events: list[dict[str, Any]]
+    turns: list[tuple[int, dict[str, Any]]]    # (events after this turn, summary fields after this turn)
+
+
+def _summary(row: dict[str, Any]) -> dict[str, Any]:
+    keys = ("criteria_version", "completed", "current_question", "outcome", "eligible_from", "contact_requested",
+            "result")
+    return {k: row[k] for k in keys}
+
+
+def make_templates(count: int, criteria: str, rng: random.Random, today: str) -> list[Template]:
+    """Random patients talking to the real engine in a scratch database."""
+    from bot import create_app
+    from bot.runner import ActionServerError
+
+    scratch = tempfile.mkdtemp(prefix="prescreen-seed-")
+    app = create_app({"DATABASE_URL": f"sqlite:///{scratch}/templates.sqlite3", "CRITERIA": criteria,
+                      "ALLOW_TODAY": True, "TESTING": True, "SECRET_KEY": "seed", "RATE_LIMITS": "off"})
+    conversations = app.extensions["prescreen"]
+    store = app.extensions["prescreen_store"]
+    templates = []
+    for n in range(count):
+        sender = f"template-{n}"
+        turns: list[tuple[int, dict[str, Any]]] = []
+        message = "hi"
+        mistakes = 0
+        for _ in range(80):
+            try:
+                replies = conversations.message(sender, message, {"today": today})
+            except ActionServerError:
+                break
+            events = store.events(sender)
+            turns.append((len(events), _summary(store.conversation(sender))))
+            outcome = next(((r.get("custom") or {}).get("prescreen_result", {}).get("outcome") for r in replies
+                            if (r.get("custom") or {}).get("prescreen_result")), None)
+            if outcome == "not_eligible" and mistakes < 6 and rng.random() < 0.9:
+                mistakes += 1          # like a patient who tapped the wrong answer
+                message = "I made a mistake"
+                continue
+            message = _next_message(replies, rng)
+            if message is None:
+                break
+        templates.append(Template(store.events(sender), turns))
+    return templates
+
+
+def _next_message(replies: list[dict[str, Any]], rng: random.Random) -> str | None:
+    """What a random patient answers to these replies; None to stop."""
+    buttons = [b for r in replies for b in (r.get("buttons") or [])]
+    question = next(((r.get("custom") or {}).get("question") for r in replies
+                     if (r.get("custom") or {}).get("question")), None)
+    said = (replies[-1].get("text") or "").lower() if replies else ""
+    if question and question.get("type") == "last_dose" and rng.random() < 0.25:
+        return rng.choice(DOSE_WORDS)
+    if buttons:
+        if buttons[0]["payload"] == "/affirm" and "start" in buttons[0]["title"].lower():
+            return "/affirm"
+        weights = [5.0 if NEGATIVE.match(b["title"]) else 0.6 if b["title"].lower() == "not sure" else 1.0
+                   for b in buttons]
+        button = rng.choices(buttons, weights)[0]
+        roll = rng.random()
+        if roll < 0.7:
+            return button["payload"]
+        if roll < 0.95:
+            return button["title"].lower()
+        return rng.choice(TYPED_EXTRA)
+    if question and question.get("type") == "age":
+        return rng.choice(["", "I'm ", "I am ", "age "]) + str(rng.randint(16, 85))
+    if question:
+        return rng.choice(TYPED_EXTRA)
+    if said.startswith("what name"):
+        return rng.choice(NAMES)
+    if said.startswith("what phone number or e-mail"):
+        return f"patient{rng.randint(1, 999)}@example.org"
+    return None
+
+
+def seed(url: str, count: int, criteria: str, templates: int = 60, days: int = 365, seed_value: int = 1,
+         today: str | None = None, batch: int = 500, log=print) -> None:
+    """Insert `count` conversations copied from engine-made templates."""
+    from sqlalchemy import insert
+
+    from bot.staff.models import create_schema, searchable_text, transcript_index
+    from bot.staff.queries import STATUSES
+    from bot.store import Store, conversations, events
+
+    rng = random.Random(seed_value)
+    started = time.perf_counter()
+    now = dt.datetime.now(dt.timezone.utc)
+    today = today or now.date().isoformat()
+    made = make_templates(templates, criteria, rng, today)
+    made = [t for t in made if t.turns]
+    log(f"{len(made)} templates from the engine in {time.perf_counter() - started:.1f} s")
+
+    store = Store(url)
+    create_schema(store.engine)
+    # events as JSON text with a placeholder timestamp, and each turn's index rows, once per template
+    prepared = []
+    for t in made:
+        texts, turn_of, turn = [], [], 0
+        bounds = [n for n, _ in t.turns]
+        for i, event in enumerate(t.events):
+            while turn < len(bounds) - 1 and i >= bounds[turn]:
+                turn += 1
+            turn_of.append(turn)
+            event = dict(event, timestamp=0.0)
+            event.pop("message_id", None)
+            texts.append(json.dumps(event, ensure_ascii=False).replace('"timestamp": 0.0', '"timestamp": %TS%'))
+        prepared.append((t, texts, turn_of))
+
+    # pick templates so that the final outcomes come in a plausible mix
+    by_outcome: dict[Any, list] = {}
+    for item in prepared:
+        by_outcome.setdefault(item[0].turns[-1][1]["outcome"], []).append(item)
+    classes = list(by_outcome)
+    class_weights = [OUTCOME_MIX.get(c, 0.1) for c in classes]
+    log("template outcomes: " + ", ".join(f"{c}: {len(by_outcome[c])}" for c in classes))
+
+    statuses = list(STATUSES)
+    done = 0
+    span = days * 86400
+    with store.engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:  # outside SQLAlchemy's transaction: the pragma is refused inside one
+            conn.connection.driver_connection.execute("PRAGMA synchronous=OFF")
+        while done < count:
+            size = min(batch, count - done)
+            summary_rows, event_rows, index_rows = [], [], []
+            for _ in range(size):
+                template, texts, turn_of = rng.choice(by_outcome[rng.choices(classes, class_weights)[0]])
+                last_turn = len(template.turns) - 1
+                if rng.random() < 0.3 and last_turn > 1:
+                    last_turn = rng.randint(0, last_turn - 1)     # abandoned part way
+                n_events, summary = template.turns[last_turn]
+                sender = "seed-" + uuid.UUID(int=rng.getrandbits(128)).hex
+                start = now.timestamp() - rng.random() * span
+                stamps, t = [], start
+                for _turn in range(last_turn + 1):
+                    stamps.append(t)
+                    t += rng.uniform(3, 60)
+                last = stamps[-1]
+                status = "new"
+                if summary["completed"] and rng.random() < 0.5:
+                    status = rng.choice(statuses)
+                summary_rows.append(dict(summary, id=sender, trial_id=template_trial(template),
+                                         started_at=dt.datetime.fromtimestamp(start, dt.timezone.utc),
+                                         last_activity=dt.datetime.fromtimestamp(last, dt.timezone.utc),
+                                         turns=last_turn + 1, status=status,
+                                         eligible_from=_date(summary["eligible_from"])))
+                for seq in range(n_events):
+                    ts = stamps[turn_of[seq]]
+                    data = texts[seq].replace("%TS%", repr(ts))
+                    kind = template.events[seq].get("event", "")
+                    event_rows.append({"conversation_id": sender, "seq": seq + 1, "timestamp": ts, "type": kind,
+                                       "data": data})
+                    if kind == "user":
+                        words = searchable_text(template.events[seq])
+                        if words:
+                            index_rows.append({"conversation_id": sender, "seq": seq + 1, "text": words})
+            with conn.begin():
+                conn.execute(insert(conversations), summary_rows)
+                conn.execute(insert(events), event_rows)
+                if index_rows:
+                    conn.execute(insert(transcript_index), index_rows)
+            done += size
+            if done % (batch * 20) == 0 or done == count:
+                log(f"{done} conversations ({time.perf_counter() - started:.0f} s)")
+        if sqlite:
+            conn.connection.driver_connection.execute("ANALYZE")
+        else:
+            with conn.begin():
+                conn.exec_driver_sql("ANALYZE")
+    log(f"seeded {count} conversations into {store.engine.url.render_as_string(hide_password=True)} "
+        f"in {time.perf_counter() - started:.0f} s")
+
+
+def template_trial(template: Template) -> str:
+    for event in template.events:
+        if event.get("event") == "slot" and event.get("name") == "trial_id":
+            return str(event.get("value"))
+    return "unknown"
+
+
+def _date(value: Any) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.staff.seed", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--conversations", type=int, default=1000, help="how many to insert (default 1000)")
+    parser.add_argument("--database-url", default=os.environ.get("PRESCREEN_DATABASE_URL"),
+                        help="SQLAlchemy URL (default PRESCREEN_DATABASE_URL, else var/prescreen.sqlite3)")
+    parser.add_argument("--criteria", default=os.environ.get("PRESCREEN_CRITERIA", str(PROJECT / "criteria.yaml")),
+                        help="criteria file the templates are made with")
+    parser.add_argument("--templates", type=int, default=60, help="engine-made conversations to copy (default 60)")
+    parser.add_argument("--days", type=int, default=365, help="spread start times over this many past days")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (same seed, same data)")
+    args = parser.parse_args(argv)
+    seed(args.database_url, args.conversations, args.criteria, args.templates, args.days, args.seed,
+         log=lambda m: print(m, file=sys.stderr))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,331 @@
+"""The staff pages: login and logout, the list, a conversation, follow-up, the audit log, exports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from flask import (Response, abort, current_app, flash, redirect, render_template, request, session,
+                   stream_with_context, url_for)
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import func, insert, select, update
+from wtforms import PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from bot.staff import accounts, bp
+from bot.staff.export import conversations_with_events, csv_chunks, json_chunks
+from bot.staff.models import as_utc, followups, now_utc
+from bot.staff.queries import NO_OUTCOME, OUTCOMES, STATUSES, Filters, list_page
+from bot.staff.transcript import record
+from bot.store import audit, conversations
+
+WRONG_LOGIN = "Wrong user name or password."
+NOTE_MAX = 5000
+
+
+class LoginForm(FlaskForm):
+    """The staff login form: username, password, csrf_token."""
+
+    username = StringField("User name", validators=[DataRequired(), Length(max=64)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=accounts.MAX_PASSWORD_LENGTH)])
+
+
+class LogoutForm(FlaskForm):
+    """Logging out is a POST with its CSRF token."""
+
+
+class FollowUpForm(FlaskForm):
+    """A follow-up change: the new status and an optional note."""
+
+    status = SelectField("Follow-up status", choices=list(STATUSES.items()))
+    note = TextAreaField("Note", validators=[Optional(), Length(max=NOTE_MAX)])
+
+
+# -- helpers -----------------------------------------------------------------------
+
+def _store():
+    return current_app.extensions["prescreen_store"]
+
+
+def _trial():
+    return current_app.extensions["prescreen_trial"]
+
+
+def _address() -> str | None:
+    return request.remote_addr
+
+
+def _actor() -> str:
+    return current_user.username if current_user.is_authenticated else "anonymous"
+
+
+def _audit(action: str, target: str | None = None, detail: str | None = None, actor: str | None = None,
+           conn=None) -> None:
+    _store().add_audit(actor or _actor(), action, target, _address(), detail, conn=conn)
+
+
+def _safe_next(target: str | None) -> str | None:
+    """A same-site /staff/ path to go to after login, or None."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/staff/") or "\\" in target:
+        return None
+    return target
+
+
+@bp.app_template_filter("staff_time")
+def staff_time(value: Any, seconds: bool = False) -> str:
+    """A stored time in the site's time zone, e.g. 2026-11-25 08:10."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        moment = as_utc(value)
+    else:
+        return str(value)
+    local = moment.astimezone(_trial().zone)
+    return local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+@bp.app_template_filter("staff_value")
+def staff_value(value: Any) -> str:
+    """An answer value as staff read it."""
+    if value is None:
+        return "unknown"
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return str(value)
+
+
+def _progress(row: dict[str, Any]) -> tuple[str, str]:
+    """(label, css class) for completed / in progress / abandoned, with the question."""
+    if row["completed"]:
+        return "Completed", "done"
+    idle = dt.timedelta(minutes=float(current_app.config["STAFF_ABANDONED_AFTER_MINUTES"]))
+    state = "Abandoned" if now_utc() - as_utc(row["last_activity"]) > idle else "In progress"
+    where = f" at {row['current_question']}" if row["current_question"] else " before the questions"
+    return state + where, state.lower().replace(" ", "-")
+
+
+@bp.context_processor
+def _labels() -> dict[str, Any]:
+    return {"OUTCOMES": OUTCOMES, "STATUSES": STATUSES, "NO_OUTCOME": NO_OUTCOME,
+            "logout_form": LogoutForm(), "site_zone": _trial().model.site.time_zone,
+            "current_user": current_user}
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(error: CSRFError):
+    return render_template("staff/error.html", title="Form expired",
+                           message="The form was out of date or incomplete (no valid CSRF token). "
+                                   "Go back, reload the page and try again."), 400
+
+
+@bp.errorhandler(403)
+def _forbidden(error):
+    return render_template("staff/error.html", title="Not allowed",
+                           message="Your account may not open this page."), 403
+
+
+@bp.errorhandler(404)
+def _not_found(error):
+    return render_template("staff/error.html", title="Not found",
+                           message=getattr(error, "description", None) or "There is no such page."), 404
+
+
+# -- login ---------------------------------------------------------------------------
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Log in with user name and password; failures are counted and slowed down."""
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(url_for("staff.index"))
+    form = LoginForm()
+    status = 200
+    error = None
+    if form.validate_on_submit():
+        engine = _store().engine
+        name = form.username.data.strip()
+        keys = accounts.throttle_keys(name, _address())
+        wait = accounts.locked_for(engine, keys)
+        if wait:
+            minutes = math.ceil(wait / 60)
+            error = (f"Too many failed log-ins. Try again in {wait} seconds." if wait < 60 else
+                     f"Too many failed log-ins. Try again in {minutes} minutes.")
+            _audit("login_refused", target=name[:64], detail="too many failed log-ins", actor=name[:64] or "?")
+            status = 429
+        else:
+            user = accounts.verify(engine, name, form.password.data)
+            if user is None:
+                accounts.record_failure(engine, keys)
+                _audit("login_failed", target=name[:64], actor=name[:64] or "?")
+                error, status = WRONG_LOGIN, 401
+            else:
+                accounts.clear_failures(engine, keys[0][0])
+                next_page = _safe_next(request.args.get("next"))
+                session.clear()
+                login_user(user)
+                session["staff_seen"] = now_utc().timestamp()
+                session.permanent = True
+                _audit("login", target=user.username, actor=user.username)
+                return redirect(next_page or url_for("staff.index"))
+    elif request.method == "POST":
+        error, status = WRONG_LOGIN, 401
+    return render_template("staff/login.html", form=form, error=error), status
+
+
+@bp.post("/logout")
+def logout():
+    """Log out (a POST with the CSRF token)."""
+    _audit("logout", target=current_user.username)
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("staff.login"))
+
+
+# -- the list ------------------------------------------------------------------------
+
+def _page_number() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+@bp.get("/")
+def index():
+    """The conversations, newest first, with filters, search, counts and pages."""
+    filters, problems = Filters.from_args(request.args)
+    with _store().engine.connect() as conn:
+        page = list_page(conn, filters, _trial().zone, _page_number(), int(current_app.config["STAFF_PAGE_SIZE"]))
+    # one url_for for the page, not one per row (ids are URL-safe: A-Z a-z 0-9 _ . : -)
+    link = url_for("staff.conversation", conversation_id="ID", back=request.full_path)
+    prefix, suffix = link.split("/ID?", 1)
+    for row in page.rows:
+        row["progress"], row["progress_class"] = _progress(row)
+        row["href"] = f"{prefix}/{quote(row['id'], safe='')}?{suffix}"
+    args = filters.as_args()
+    return render_template("staff/list.html", page=page, filters=filters, args=args, problems=problems,
+                           export_csv=url_for("staff.export", format="csv", **args),
+                           export_json=url_for("staff.export", format="json", **args))
+
+
+# -- one conversation -----------------------------------------------------------------
+
+def _history(conn, conversation_id: str) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(select(followups).where(followups.c.conversation_id == conversation_id)
+                                          .order_by(followups.c.id)).mappings()]
+
+
+@bp.get("/conversations/<conversation_id>")
+def conversation(conversation_id: str):
+    """Transcript, answers, the stored result, contact details and the follow-up history."""
+    store = _store()
+    summary = store.conversation(conversation_id)
+    if summary is None:
+        gone = store.tombstones(conversation_id) if len(conversation_id) <= 128 else []
+        abort(404, description="This conversation was deleted at the patient's request." if gone
+              else "There is no conversation with this id.")
+    events = store.events(conversation_id)
+    engine = current_app.extensions["prescreen"].engine
+    rec = record(_trial(), events, _trial().zone, dialogue=getattr(engine, "dialogue", None))
+    with store.engine.begin() as conn:
+        history = _history(conn, conversation_id)
+        _audit("view_conversation", target=conversation_id, conn=conn)
+    summary["progress"], summary["progress_class"] = _progress(summary)
+    form = FollowUpForm(status=summary["status"])
+    result = summary.get("result")
+    return render_template("staff/conversation.html", c=summary, rec=rec, result=result, history=history,
+                           form=form, result_json=json.dumps(result, indent=2, ensure_ascii=False) if result else None,
+                           back=_safe_next(request.args.get("back")) or url_for("staff.index"))
+
+
+@bp.post("/conversations/<conversation_id>/follow-up")
+def follow_up(conversation_id: str):
+    """Record a follow-up change (status and/or note); nothing earlier is overwritten."""
+    store = _store()
+    form = FollowUpForm()
+    if not form.validate_on_submit():
+        flash("The follow-up was not saved: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in form.errors.items()),
+              "error")
+        return redirect(url_for("staff.conversation", conversation_id=conversation_id))
+    note = (form.note.data or "").strip() or None
+    with store.engine.begin() as conn:
+        row = conn.execute(select(conversations.c.status).where(conversations.c.id == conversation_id)).first()
+        if row is None:
+            abort(404, description="There is no conversation with this id.")
+        previous = row[0]
+        if form.status.data == previous and not note:
+            flash("Nothing to save: choose another status or write a note.", "info")
+            return redirect(url_for("staff.conversation", conversation_id=conversation_id))
+        conn.execute(insert(followups).values(conversation_id=conversation_id, at=now_utc(), actor=current_user.username,
+                                              status=form.status.data, previous_status=previous, note=note))
+        if form.status.data != previous:
+            conn.execute(update(conversations).where(conversations.c.id == conversation_id)
+                         .values(status=form.status.data))
+        detail = f"status {previous} -> {form.status.data}" if form.status.data != previous else "note added"
+        if note and form.status.data != previous:
+            detail += "; note added"
+        _audit("follow_up", target=conversation_id, detail=detail, conn=conn)
+    flash("Follow-up saved.", "info")
+    return redirect(url_for("staff.conversation", conversation_id=conversation_id) + "#follow-up")
+
+
+# -- audit log ------------------------------------------------------------------------
+
+@bp.get("/audit")
+def audit_log():
+    """Every login, view, change, export and deletion (admins only)."""
+    if not current_user.is_admin:
+        abort(403)
+    per_page = 100
+    action = (request.args.get("action") or "").strip()[:64]
+    actor = (request.args.get("actor") or "").strip()[:128]
+    condition = []
+    if action:
+        condition.append(audit.c.action == action)
+    if actor:
+        condition.append(audit.c.actor == actor)
+    with _store().engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(audit).where(*condition)).scalar_one()
+        pages = max(1, math.ceil(total / per_page))
+        number = min(_page_number(), pages)
+        rows = conn.execute(select(audit).where(*condition).order_by(audit.c.id.desc())
+                            .limit(per_page).offset((number - 1) * per_page)).mappings().all()
+        actions = [r[0] for r in conn.execute(select(audit.c.action).distinct().order_by(audit.c.action))]
+    args = {k: v for k, v in {"action": action, "actor": actor}.items() if v}
+    return render_template("staff/audit.html", rows=rows, number=number, pages=pages, total=total, args=args,
+                           actions=actions, action=action, actor=actor)
+
+
+# -- export ---------------------------------------------------------------------------
+
+@bp.get("/export")
+def export():
+    """The filtered list as CSV or JSON (a download)."""
+    kind = request.args.get("format", "csv")
+    if kind not in ("csv", "json"):
+        abort(400)
+    filters, problems = Filters.from_args(request.args)
+    if problems:
+        abort(400)
+    trial = _trial()
+    store = _store()
+    engine = current_app.extensions["prescreen"].engine
+    _audit("export", target=kind, detail=filters.describe())
+    items = conversations_with_events(store.engine, trial, filters, trial.zone, getattr(engine, "dialogue", None))
+    chunks = csv_chunks(items, trial) if kind == "csv" else json_chunks(items, filters)
+    stamp = now_utc().strftime("%Y%m%d-%H%M%S")
+    mimetype = "text/csv; charset=utf-8" if kind == "csv" else "application/json"
+    response = Response(stream_with_context(chunks), mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="prescreen-{stamp}.{kind}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
