@@ -733,7 +733,8 @@ def parse_multi(question: Question, text: str) -> Parsed:
         if _has_any(t, UNSURE) and values:
             return Parsed({a: None for a in ids}, ACCEPTED)
         if controlled and not out_of_control and not any(values.values()):
-            return Parsed({a: (False if a in values or not values else None) for a in ids}, ACCEPTED)
+            # "it's all under control" / "my blood pressure is high but well controlled": none is out of control
+            return Parsed({a: False for a in ids}, ACCEPTED)
     elif values and _has_any(t, UNSURE) and not read_yes_no(text) is True:
         return Parsed({a: None for a in ids}, ACCEPTED)
     yn = read_yes_no(text)

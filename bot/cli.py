@@ -188,7 +188,7 @@ def accuracy(corpus: str, criteria_path: str | None) -> None:
     click.echo(f"{result.correct}/{result.total} understood correctly: {result.accuracy:.1%}")
     for kind, (ok, total) in sorted(result.by_type.items()):
         click.echo(f"  {kind:12} {ok:4}/{total:<4} {ok / total:.1%}")
-    click.echo(f"severe misreads (yes<->no, dates off beyond their vagueness): {len(result.severe)}")
+    click.echo(f"severe misreads: {len(result.severe)} (a yes read as no or back, or a date off beyond its vagueness)")
     click.echo(f"parse time per answer: median {median_ms(result.timings_ms):.3f} ms,"
                f" max {max(result.timings_ms):.1f} ms")
     for miss in result.misses:
