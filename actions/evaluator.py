@@ -140,6 +140,10 @@ def evaluate(trial: Trial, answers: Mapping[str, Any], today: dt.date,
             "answers": {a: _plain(answers.get(a, UNSET)) for a in used},
         })
     outcome = outcome_of(Verdict(c["verdict"]) for c in criteria)
+    if outcome is Outcome.NOT_ELIGIBLE:  # after an early stop, questions never asked are not staff's work
+        asked = [c for c in criteria if c["verdict"] == Verdict.UNKNOWN.value and
+                 any(answers.get(a, UNSET) is not UNSET for a in c["answers"])]
+        to_check = [c["reason"] for c in asked] + [x for x in to_check if "estimate" in x]
     eligible_from = None
     if waits and outcome in (Outcome.ELIGIBLE_AFTER_WASHOUT, Outcome.NEEDS_REVIEW):
         eligible_from = max(waits).isoformat()

@@ -117,8 +117,22 @@ class ActionStudyStatus(Action):
         events = [] if tracker.get_slot("study_title") else study_slots(trial)
         started = any(isinstance(tracker.slots.get(q.id), dict) for q in trial.questions)
         if not trial.recruiting and not started:
-            dispatcher.utter_message(text=trial.model.status_notice or response_text(domain, "utter_not_recruiting"))
+            notice = trial.model.status_notice or response_text(domain, "utter_not_recruiting")
+            dispatcher.utter_message(text=notice + " " + response_text(domain, "utter_continue_questions"))
         return events
+
+
+class ActionContinue(Action):
+    """"Yes" / "continue" outside the questions: go on with them, or say what else we can do."""
+
+    def name(self) -> Text:
+        return "action_continue"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if tracker.get_slot("prescreen_result"):
+            dispatcher.utter_message(response="utter_anything_else")
+            return []
+        return [FollowupAction("action_study_status"), FollowupAction("prescreen_form")]
 
 
 class ValidatePrescreenForm(FormValidationAction):
@@ -173,7 +187,8 @@ class ValidatePrescreenForm(FormValidationAction):
             return self.accept(trial, question, {"answers": parsed.fallback, "text": text, "status": "accepted",
                                                  "estimate": True}, tracker)
         if not tries:
-            name = "utter_closer_date" if parsed.fallback is not None else "utter_unclear"
+            name = "utter_closer_date" if parsed.fallback is not None else \
+                "utter_unclear" if question_buttons(question, domain) else "utter_unclear_typed"
             dispatcher.utter_message(text=response_text(domain, name, help=question.help))
             return {question.id: None, UNCLEAR_SLOT: 1, PENDING_SLOT: None}
         dispatcher.utter_message(text=response_text(domain, "utter_unclear_moving_on"))

@@ -29,6 +29,9 @@ def _env_config() -> dict[str, Any]:
         "DIALOGUES": env.get("PRESCREEN_DIALOGUES", str(PROJECT / "dialogues")),
         "MAX_MESSAGE_LENGTH": int(env.get("PRESCREEN_MAX_MESSAGE_LENGTH", "2000")),
         "MAX_CONTENT_LENGTH": int(env.get("PRESCREEN_MAX_BODY_BYTES", str(64 * 1024))),
+        "RATE_LIMITS": env.get("PRESCREEN_RATE_LIMITS"),
+        "RATELIMIT_STORAGE_URL": env.get("PRESCREEN_RATELIMIT_STORAGE_URL"),
+        "TRUSTED_PROXIES": env.get("PRESCREEN_TRUSTED_PROXIES"),
         "ALLOW_TODAY": False,
     }
 
@@ -59,9 +62,10 @@ def init_app(app: Flask) -> None:
     app.extensions["prescreen_trial"] = trial
     app.extensions["prescreen_store"] = store
 
-    from bot import security, staff, widget
+    from bot import protection, security, staff, widget
     from bot.chat import bp as chat_bp
     security.init_app(app)
     app.register_blueprint(chat_bp)
     widget.init_app(app)
     staff.init_app(app)
+    protection.init_app(app)

@@ -107,7 +107,12 @@ def chat(sender: str | None) -> None:
 
     if sender is not None and not valid_sender(sender):
         _fail("--sender must be 1-128 characters of A-Z a-z 0-9 _ . : -")
-    app = create_app()
+    try:
+        app = create_app()
+    except (TrialError, OSError) as exc:
+        _fail(f"cannot start: {exc} (run from the project folder, or set PRESCREEN_CRITERIA)")
+    except Exception as exc:  # a dialogue file the engine cannot run
+        _fail(f"cannot start: {exc}")
     conversations = app.extensions["prescreen"]
     sender = sender or "cli-" + secrets.token_hex(16)
     click.echo(f"(conversation id: {sender}; type 'stop' to pause, Ctrl+D to leave)", err=True)
@@ -121,6 +126,7 @@ def chat(sender: str | None) -> None:
             from bot.chat import RETRY_MESSAGE
             click.echo(RETRY_MESSAGE, err=True)
             return False
+        buttons = []
         for reply in replies:
             show(reply)
         return True

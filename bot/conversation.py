@@ -63,6 +63,7 @@ class Conversations:
             turn = self.engine.handle(sender, text, tx.events(), metadata)
             if turn.delete:
                 tx.delete("patient asked to delete their answers")
+                tx.remember_replies(message_id, turn.messages)  # a retry must not delete (and audit) twice
                 return turn.messages
             tx.append(turn.events, summary_of(turn, self.trial), self.trial.id, message_id, turn.messages)
             return turn.messages

@@ -219,6 +219,12 @@ class ConversationTx:
             self.conn.execute(insert(replies).values(conversation_id=self.sender, message_id=message_id,
                                                      replies=json.dumps(reply_list or [], ensure_ascii=False)))
 
+    def remember_replies(self, message_id: str | None, reply_list: list) -> None:
+        """Keep the replies to a message id (idempotent retries) without touching the log."""
+        if message_id:
+            self.conn.execute(insert(replies).values(conversation_id=self.sender, message_id=message_id,
+                                                     replies=json.dumps(reply_list, ensure_ascii=False)))
+
     def delete(self, reason: str) -> None:
         """Remove the conversation's events, answers and contact details; leave a tombstone."""
         for table, column in ((events, events.c.conversation_id), (replies, replies.c.conversation_id),
