@@ -74,10 +74,12 @@ def next_question(trial: Trial, slots: Mapping[str, Any], today: dt.date) -> str
     return None
 
 
-def required_questions(trial: Trial, slots: Mapping[str, Any], today: dt.date) -> list[str]:
+def required_questions(trial: Trial, slots: Mapping[str, Any], today: dt.date,
+                       nxt: str | None | object = ...) -> list[str]:
     """The questions answered so far that apply, then the next one to ask (if any)."""
     done = [s.question.id for s in walk(trial, slots) if s.applies is True and s.answer is not None]
-    nxt = next_question(trial, slots, today)
+    if nxt is ...:
+        nxt = next_question(trial, slots, today)
     return done + ([nxt] if nxt else [])
 
 

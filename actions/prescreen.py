@@ -135,6 +135,20 @@ class ActionContinue(Action):
         return [FollowupAction("action_study_status"), FollowupAction("prescreen_form")]
 
 
+def _plan(tracker: Tracker) -> tuple[List[Text], Text | None]:
+    """(required questions, next question) for the tracker's answers; kept on the tracker,
+    which rasa-sdk asks several times in one call with the same answers."""
+    trial = current_trial()
+    key = tuple((q.id, repr(tracker.slots.get(q.id))) for q in trial.questions)
+    memo = tracker.__dict__.get("_prescreen_plan")
+    if memo is None or memo[0] != key:
+        today = site_today(tracker, trial)
+        nxt = form.next_question(trial, tracker.slots, today)
+        memo = (key, (form.required_questions(trial, tracker.slots, today, nxt), nxt))
+        tracker.__dict__["_prescreen_plan"] = memo
+    return memo[1]
+
+
 class ValidatePrescreenForm(FormValidationAction):
     """Reads each answer of the prescreen form and decides the next question."""
 
@@ -143,13 +157,11 @@ class ValidatePrescreenForm(FormValidationAction):
 
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> List[Text]:
-        trial = current_trial()
-        return form.required_questions(trial, tracker.slots, site_today(tracker, trial))
+        return _plan(tracker)[0]
 
     async def next_requested_slot(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: DomainDict) -> EventType:
-        trial = current_trial()
-        return SlotSet("requested_slot", form.next_question(trial, tracker.slots, site_today(tracker, trial)))
+        return SlotSet("requested_slot", _plan(tracker)[1])
 
     async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> List[EventType]:
@@ -318,20 +330,20 @@ class ActionExplain(Action):
 
 
 class ActionGoBack(Action):
-    """Clears the latest answered question so that the form asks it again."""
+    """Clears the answer to the question before the current one (in the form's order), so it is asked again."""
 
     def name(self) -> Text:
         return "action_go_back"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         trial = current_trial()
-        order: List[str] = []
-        for event in tracker.events:
-            if event.get("event") in ("restart", "session_started"):
-                order = []
-            elif event.get("event") == "slot" and event.get("name") in trial.questions_by_id and event.get("value"):
-                order = [q for q in order if q != event["name"]] + [event["name"]]
-        answered = [q for q in order if isinstance(tracker.slots.get(q), dict)]
+        current = tracker.get_slot("requested_slot") if tracker.active_loop.get("name") == "prescreen_form" else None
+        answered = []
+        for step in form.walk(trial, tracker.slots):
+            if step.question.id == current:
+                break
+            if step.applies is True and step.answer is not None:
+                answered.append(step.question.id)
         if not answered:
             dispatcher.utter_message(text=response_text(domain, "utter_nothing_to_go_back_to"))
             return []

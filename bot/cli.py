@@ -205,6 +205,19 @@ def accuracy(corpus: str, criteria_path: str | None) -> None:
                    f" 'estimate': {miss.got['estimate']}}}")
 
 
+@main.command()
+@click.option("--older-than", "older_than", type=click.IntRange(min=0), required=True,
+              help="Delete conversations with no activity for more than this many days.")
+@click.option("--outcome", type=click.Choice(["likely_eligible", "not_eligible", "eligible_after_washout", "needs_review"]),
+              default=None, help="Only conversations with this outcome.")
+def purge(older_than: int, outcome: str | None) -> None:
+    """Delete old conversations (events, answers, contact details, notes); tombstones and the audit log remain."""
+    from bot.store import Store
+    count = Store().purge(older_than, outcome)
+    click.echo(f"purged {count} conversation(s) inactive for more than {older_than} days"
+               + (f" with outcome {outcome}" if outcome else ""))
+
+
 def _fail(message: str, code: int = 2) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)

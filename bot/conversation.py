@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from actions.trial import Trial
-from bot.engine import Engine, Turn
+from bot.engine import Engine, Turn, replay, restore
 from bot.store import Store
 
 SENDER_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
@@ -60,10 +60,16 @@ class Conversations:
                 stored = tx.stored_replies(message_id)
                 if stored is not None:
                     return stored
-            turn = self.engine.handle(sender, text, tx.events(), metadata)
+            snapshot, last_seq = tx.state()
+            if snapshot is not None:
+                state = restore(self.engine.dialogue, snapshot)
+            else:  # a new conversation, or one stored before snapshots: rebuild from the log
+                state = replay(self.engine.dialogue, tx.events()) if last_seq else None
+            turn = self.engine.handle(sender, text, state, metadata)
             if turn.delete:
                 tx.delete("patient asked to delete their answers")
                 tx.remember_replies(message_id, turn.messages)  # a retry must not delete (and audit) twice
                 return turn.messages
-            tx.append(turn.events, summary_of(turn, self.trial), self.trial.id, message_id, turn.messages)
+            tx.append(turn.events, summary_of(turn, self.trial), self.trial.id, message_id, turn.messages,
+                      state=turn.state.to_json())
             return turn.messages

@@ -10,6 +10,7 @@ the store loads and saves the events, the runner runs the custom actions.
 from __future__ import annotations
 
 import copy
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -54,6 +55,12 @@ class State:
             self.slots = dict(self.initial)
             self.active_loop = None
 
+    def to_json(self) -> str:
+        """The state to store beside the log (everything but the events)."""
+        return json.dumps({"slots": self.slots, "active_loop": self.active_loop,
+                           "latest_message": self.latest_message, "latest_action": self.latest_action,
+                           "latest_bot_action": self.latest_bot_action}, ensure_ascii=False)
+
     def tracker(self, sender: str) -> dict[str, Any]:
         """The tracker dict rasa-sdk reads."""
         return {
@@ -64,12 +71,29 @@ class State:
         }
 
 
-def replay(dialogue: Dialogue, events: list[dict[str, Any]]) -> State:
-    """The state after these events."""
+def initial_state(dialogue: Dialogue) -> State:
+    """The state of a conversation that has no events yet."""
     initial = {name: spec.get("initial_value") for name, spec in dialogue.domain.get("slots", {}).items()}
-    state = State(slots=dict(initial), initial=initial)
+    return State(slots=dict(initial), initial=initial)
+
+
+def replay(dialogue: Dialogue, events: list[dict[str, Any]]) -> State:
+    """The state after these events (the log is the record; a snapshot is only a shortcut)."""
+    state = initial_state(dialogue)
     for event in events:
         state.apply(event)
+    return state
+
+
+def restore(dialogue: Dialogue, snapshot: str) -> State:
+    """The state from a stored snapshot (State.to_json); its event list starts empty."""
+    data = json.loads(snapshot)
+    state = initial_state(dialogue)
+    state.slots.update(data.get("slots") or {})
+    state.active_loop = data.get("active_loop")
+    state.latest_message = data.get("latest_message") or {}
+    state.latest_action = data.get("latest_action")
+    state.latest_bot_action = data.get("latest_bot_action")
     return state
 
 
@@ -93,12 +117,21 @@ class Engine:
         self.domain = dialogue.domain
 
     # -- one turn --------------------------------------------------------------
-    def handle(self, sender: str, text: str, events: list[dict[str, Any]],
+    def handle(self, sender: str, text: str, state: State | list[dict[str, Any]] | None,
                metadata: dict[str, Any] | None = None, now: float | None = None) -> Turn:
-        """Run one user message against the conversation's past events."""
-        run = _Run(self, sender, replay(self.dialogue, events), now or time.time())
-        first = not any(e.get("event") == "user" for e in events)
-        if not events:
+        """Run one user message on the conversation's state (or its past events; None: a new one).
+
+        The custom actions see the events of this turn, not the whole log: what
+        they need of the past is in the slots.
+        """
+        new = state is None or state == []
+        if isinstance(state, list):
+            state = replay(self.dialogue, state)
+        state = state or initial_state(self.dialogue)
+        state.events = []
+        run = _Run(self, sender, state, now or time.time())
+        first = not state.latest_message
+        if new:
             run.action("action_session_start")
         parse = self.nlu.parse(text)
         user = {"event": "user", "text": text, "parse_data": parse, "input_channel": "rest",

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, Float, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint, create_engine, delete, event, func, insert, select, text, update)
+                        UniqueConstraint, bindparam, create_engine, delete, event, insert, select, text, update)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.pool import NullPool
 
 metadata = MetaData()
 
@@ -32,6 +31,7 @@ conversations = Table(
     Column("started_at", DateTime(timezone=True), nullable=False, index=True),
     Column("last_activity", DateTime(timezone=True), nullable=False),
     Column("turns", Integer, nullable=False, default=0),
+    Column("last_seq", Integer, nullable=False, default=0),
     Column("completed", Boolean, nullable=False, default=False),
     Column("current_question", String(64)),
     Column("outcome", String(32), index=True),
@@ -39,6 +39,9 @@ conversations = Table(
     Column("contact_requested", Boolean, nullable=False, default=False),
     Column("status", String(32), nullable=False, default="new", index=True),
     Column("result", JSON),
+    # the conversation's state after its last turn, derived from the event log in the same
+    # transaction (so a turn need not re-read the whole log); the log stays the record
+    Column("state", Text),
 )
 
 events = Table(
@@ -99,14 +102,16 @@ def now_utc() -> dt.datetime:
 class Store:
     """The conversations' persistent state."""
 
-    def __init__(self, url: str | None = None, retries: int = 5) -> None:
+    def __init__(self, url: str | None = None, retries: int = 5, busy_timeout_ms: int = 5000) -> None:
         self.url = url or default_url()
         self.retries = retries
         self.sqlite = self.url.startswith("sqlite")
         if self.sqlite:
-            self.engine = create_engine(self.url, connect_args={"timeout": 5, "check_same_thread": False},
-                                        poolclass=NullPool if ":memory:" not in self.url else None)
-            _sqlite_setup(self.engine)
+            # a pool keeps connections open: closing SQLite's last connection checkpoints the WAL (milliseconds)
+            self.engine = create_engine(self.url, connect_args={"timeout": busy_timeout_ms / 1000,
+                                                                "check_same_thread": False},
+                                        pool_size=8, max_overflow=16, pool_timeout=30)
+            _sqlite_setup(self.engine, busy_timeout_ms)
         else:
             url = self.url.replace("postgresql://", "postgresql+psycopg://", 1) if self.url.startswith("postgresql://") else self.url
             self.engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
@@ -163,6 +168,22 @@ class Store:
             rows = conn.execute(select(tombstones).where(tombstones.c.conversation_id == sender)).mappings()
             return [dict(r) for r in rows]
 
+    def purge(self, older_than_days: int, outcome: str | None = None, actor: str = "prescreen purge") -> int:
+        """Delete conversations whose last activity is older than the cutoff (as a patient's deletion,
+        tombstone and all); audited; returns how many."""
+        cutoff = now_utc() - dt.timedelta(days=older_than_days)
+        query = select(conversations.c.id).where(conversations.c.last_activity < cutoff)
+        if outcome:
+            query = query.where(conversations.c.outcome == outcome)
+        with self.engine.connect() as conn:
+            ids = [r[0] for r in conn.execute(query)]
+        reason = f"retention: inactive for more than {older_than_days} days" + (f", outcome {outcome}" if outcome else "")
+        for sender in ids:
+            with self.turn(sender) as tx:
+                tx.delete(reason, actor=actor)
+        self.add_audit(actor, "purge", detail=f"{len(ids)} conversation(s); {reason}")
+        return len(ids)
+
     def audit_entries(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(select(audit).order_by(audit.c.id)).mappings()]
@@ -178,6 +199,29 @@ class Store:
                 c.execute(insert(audit).values(**values))
 
 
+SUMMARY_FIELDS = ("current_question", "contact_requested")
+RESULT_FIELDS = ("completed", "outcome", "result", "criteria_version", "eligible_from")
+
+
+def _update_summary(fields: tuple[str, ...]):
+    return update(conversations).where(conversations.c.id == bindparam("cid")).values(
+        {**{f: bindparam(f) for f in fields}, "last_activity": bindparam("now"), "last_seq": bindparam("seq"),
+         "turns": conversations.c.turns + 1, "state": bindparam("state")})
+
+
+# the turn's statements, built once (building a statement costs more than running it on SQLite)
+_READ_REPLY = select(replies.c.replies).where(replies.c.conversation_id == bindparam("cid"),
+                                              replies.c.message_id == bindparam("mid"))
+_READ_EVENTS = select(events.c.data).where(events.c.conversation_id == bindparam("cid")).order_by(events.c.seq)
+_READ_SEQ = select(conversations.c.last_seq).where(conversations.c.id == bindparam("cid"))
+_READ_STATE = select(conversations.c.state, conversations.c.last_seq).where(conversations.c.id == bindparam("cid"))
+_NEW_CONVERSATION = insert(conversations)
+_ADD_EVENTS = insert(events)
+_ADD_REPLY = insert(replies)
+_UPDATE = _update_summary(SUMMARY_FIELDS)
+_UPDATE_WITH_RESULT = _update_summary(SUMMARY_FIELDS + RESULT_FIELDS)
+
+
 class ConversationTx:
     """One conversation inside a turn's transaction."""
 
@@ -185,39 +229,43 @@ class ConversationTx:
         self.conn, self.sender = conn, sender
 
     def events(self) -> list[dict[str, Any]]:
-        rows = self.conn.execute(select(events.c.data).where(events.c.conversation_id == self.sender)
-                                 .order_by(events.c.seq))
-        return [json.loads(r[0]) for r in rows]
+        return [json.loads(r[0]) for r in self.conn.execute(_READ_EVENTS, {"cid": self.sender})]
+
+    def state(self) -> tuple[str | None, int]:
+        """The stored state snapshot (JSON, or None) and the last event's number (0: new conversation)."""
+        row = self.conn.execute(_READ_STATE, {"cid": self.sender}).first()
+        return (row[0], row[1]) if row else (None, 0)
 
     def stored_replies(self, message_id: str) -> list[dict[str, Any]] | None:
         """The replies already given to this message id, if it was processed."""
-        row = self.conn.execute(select(replies.c.replies).where(
-            replies.c.conversation_id == self.sender, replies.c.message_id == message_id)).first()
+        row = self.conn.execute(_READ_REPLY, {"cid": self.sender, "mid": message_id}).first()
         return json.loads(row[0]) if row else None
 
     def append(self, new_events: list[dict[str, Any]], summary: dict[str, Any], trial_id: str,
-               message_id: str | None = None, reply_list: list | None = None) -> None:
+               message_id: str | None = None, reply_list: list | None = None, state: str | None = None) -> None:
         """Append events, update the summary row, remember the replies to a message id."""
         now = now_utc()
-        row = self.conn.execute(select(conversations.c.turns).where(conversations.c.id == self.sender)).first()
-        if row is None:
-            self.conn.execute(insert(conversations).values(id=self.sender, trial_id=trial_id, started_at=now,
-                                                           last_activity=now, turns=0, status="new",
-                                                           completed=False, contact_requested=False))
-        start = self.conn.execute(select(func.coalesce(func.max(events.c.seq), 0))
-                                  .where(events.c.conversation_id == self.sender)).scalar_one()
+        start = self.conn.execute(_READ_SEQ, {"cid": self.sender}).scalar()
+        if start is None:
+            start = 0
+            self.conn.execute(_NEW_CONVERSATION, dict(id=self.sender, trial_id=trial_id, started_at=now,
+                                                      last_activity=now, turns=0, last_seq=0, status="new",
+                                                      completed=False, contact_requested=False))
         if new_events:
-            self.conn.execute(insert(events), [
+            self.conn.execute(_ADD_EVENTS, [
                 {"conversation_id": self.sender, "seq": start + i + 1, "timestamp": e.get("timestamp") or time.time(),
                  "type": e.get("event", ""), "data": json.dumps(e, ensure_ascii=False)}
                 for i, e in enumerate(new_events)])
             from bot.staff.models import index_events  # the staff screens' full-text index
             index_events(self.conn, self.sender, new_events, start + 1)
-        values = dict(summary, last_activity=now, turns=conversations.c.turns + 1)
-        self.conn.execute(update(conversations).where(conversations.c.id == self.sender).values(**values))
+        with_result = "outcome" in summary
+        fields = SUMMARY_FIELDS + (RESULT_FIELDS if with_result else ())
+        params = {f: summary.get(f) for f in fields}
+        params.update(cid=self.sender, now=now, seq=start + len(new_events), state=state)
+        self.conn.execute(_UPDATE_WITH_RESULT if with_result else _UPDATE, params)
         if message_id:
-            self.conn.execute(insert(replies).values(conversation_id=self.sender, message_id=message_id,
-                                                     replies=json.dumps(reply_list or [], ensure_ascii=False)))
+            self.conn.execute(_ADD_REPLY, dict(conversation_id=self.sender, message_id=message_id,
+                                               replies=json.dumps(reply_list or [], ensure_ascii=False)))
 
     def remember_replies(self, message_id: str | None, reply_list: list) -> None:
         """Keep the replies to a message id (idempotent retries) without touching the log."""
@@ -225,7 +273,7 @@ class ConversationTx:
             self.conn.execute(insert(replies).values(conversation_id=self.sender, message_id=message_id,
                                                      replies=json.dumps(reply_list, ensure_ascii=False)))
 
-    def delete(self, reason: str) -> None:
+    def delete(self, reason: str, actor: str = "patient") -> None:
         """Remove the conversation's events, answers and contact details; leave a tombstone."""
         for table, column in ((events, events.c.conversation_id), (replies, replies.c.conversation_id),
                               (conversations, conversations.c.id)):
@@ -233,11 +281,11 @@ class ConversationTx:
         from bot.staff.models import forget_conversation  # full-text index rows, follow-up notes
         forget_conversation(self.conn, self.sender)
         self.conn.execute(insert(tombstones).values(conversation_id=self.sender, deleted_at=now_utc(), reason=reason))
-        self.conn.execute(insert(audit).values(at=now_utc(), actor="patient", action="delete_conversation",
+        self.conn.execute(insert(audit).values(at=now_utc(), actor=actor, action="delete_conversation",
                                                target=self.sender, detail=reason))
 
 
-def _sqlite_setup(engine: Engine) -> None:
+def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:
     """WAL, foreign keys, and BEGIN IMMEDIATE so a turn holds the write lock from its start."""
 
     @event.listens_for(engine, "connect")
@@ -246,7 +294,7 @@ def _sqlite_setup(engine: Engine) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=5000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.close()
 
     @event.listens_for(engine, "begin")
