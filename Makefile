@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup clean
+.PHONY: run test bench setup clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,13 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/turn_latency.py
+	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/memory.py
+	test -f var/bench.sqlite3 || $(BIN)/python -m bot.staff.seed --conversations 100000 --database-url sqlite:///var/bench.sqlite3
+	$(BIN)/python tests/bench_staff.py --database-url sqlite:///var/bench.sqlite3
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
