@@ -36,6 +36,23 @@ def _env_config() -> dict[str, Any]:
     }
 
 
+def _local_secret_key(path: Path) -> str:
+    """A random key kept in a private file, so that every worker (and a restart) signs sessions alike.
+    Production sets PRESCREEN_SECRET_KEY instead."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker made it first
+            return path.read_text().strip()
+        key = os.urandom(32).hex()
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app from the environment (PRESCREEN_*) or from `test_config`."""
     app = Flask(__name__)
@@ -43,7 +60,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     if not app.config["SECRET_KEY"]:
-        app.config["SECRET_KEY"] = os.urandom(32).hex()
+        app.config["SECRET_KEY"] = _local_secret_key(Path(app.config.get("SECRET_KEY_FILE") or "var/secret_key"))
     init_app(app)
     return app
 
