@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from flask import Blueprint, current_app, jsonify, request
@@ -17,6 +18,15 @@ log = logging.getLogger("prescreen.chat")
 RETRY_MESSAGE = "Sorry, something went wrong on our side and your message was not saved. Please try again in a moment."
 
 
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """Drop control characters (but tab and newlines) and lone surrogates, which cannot be stored."""
+    return SURROGATE.sub("\ufffd", CONTROL.sub("", text))
+
+
 def _error(message: str, status: int, **extra):
     return jsonify({"error": message, **extra}), status
 
@@ -24,12 +34,17 @@ def _error(message: str, status: int, **extra):
 @bp.post("/webhooks/rest/webhook")
 def webhook():
     """Rasa REST channel: {"sender", "message", "metadata"} -> list of replies."""
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # absurdly deep nesting
+        data = None
     if not isinstance(data, dict):
         return _error("The body must be a JSON object with 'sender' and 'message'.", 400)
     sender, message = data.get("sender"), data.get("message")
     if not valid_sender(sender):
         return _error("'sender' must be 1-128 characters of A-Z a-z 0-9 _ . : -", 400)
+    if isinstance(message, str):
+        message = clean_text(message)
     if not isinstance(message, str) or not message.strip():
         return _error("'message' must be a non-empty string.", 400)
     if len(message) > current_app.config["MAX_MESSAGE_LENGTH"]:
@@ -37,10 +52,18 @@ def webhook():
     metadata = data.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         return _error("'metadata' must be a JSON object.", 400)
+    if metadata:
+        message_id = metadata.get("message_id")
+        # any string or number is an id; anything else (or nothing usable) is no id at all
+        if isinstance(message_id, (str, int)) and not isinstance(message_id, bool):
+            message_id = clean_text(str(message_id)).strip()[:128]
+        else:
+            message_id = None
+        metadata = {"message_id": message_id or None, "today": metadata.get("today")}
     conversations: Conversations = current_app.extensions["prescreen"]
     started = time.perf_counter()
     try:
-        replies = conversations.message(sender, message.replace("\x00", ""), metadata)
+        replies = conversations.message(sender, message, metadata)
     except (ActionServerError, StoreBusy) as exc:
         log.warning("turn rolled back: %s", type(exc).__name__)
         return _error(RETRY_MESSAGE, 503, retry=True)

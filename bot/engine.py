@@ -57,9 +57,10 @@ class State:
 
     def to_json(self) -> str:
         """The state to store beside the log (everything but the events)."""
-        return json.dumps({"slots": self.slots, "active_loop": self.active_loop,
-                           "latest_message": self.latest_message, "latest_action": self.latest_action,
-                           "latest_bot_action": self.latest_bot_action}, ensure_ascii=False)
+        from bot.store import dumps
+        return dumps({"slots": self.slots, "active_loop": self.active_loop,
+                      "latest_message": self.latest_message, "latest_action": self.latest_action,
+                      "latest_bot_action": self.latest_bot_action})
 
     def tracker(self, sender: str) -> dict[str, Any]:
         """The tracker dict rasa-sdk reads."""

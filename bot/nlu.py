@@ -12,6 +12,13 @@ PAYLOAD_RE = re.compile(r"^/(\w+)(\{.*\})?$", re.S)
 FALLBACK = "nlu_fallback"
 
 
+def _clean(value):
+    """A payload value as text can hold it: lone surrogates (from JSON escapes) replaced."""
+    if isinstance(value, str):
+        return re.sub(r"[\ud800-\udfff]", "\ufffd", value)
+    return value
+
+
 def _norm(text: str) -> str:
     text = text.lower().replace("\u2019", "'")
     text = re.sub(r"[^\w' ]+", " ", text)
@@ -47,7 +54,7 @@ class NLU:
                     data = None
                 if not isinstance(data, dict):
                     return self._result(text, FALLBACK, 1.0)
-                entities = [{"entity": k, "value": v} for k, v in data.items()]
+                entities = [{"entity": _clean(k), "value": _clean(v)} for k, v in data.items()]
             return self._result(text, match.group(1), 1.0, entities)
         norm = _norm(text)
         padded = f" {norm} "

@@ -64,8 +64,8 @@ def init_app(app: Flask) -> None:
     app.extensions["prescreen_limiter"] = limiter
     if limits is not None:
         view = app.view_functions["chat.webhook"]
-        view = limiter.limit(limits[0], key_func=get_remote_address)(view)
-        view = limiter.limit(limits[1], key_func=_sender_key)(view)
+        view = limiter.limit(limits[0], key_func=get_remote_address, methods=["POST"])(view)
+        view = limiter.limit(limits[1], key_func=_sender_key, methods=["POST"])(view)
         app.view_functions["chat.webhook"] = view
 
     @app.errorhandler(HTTPException)

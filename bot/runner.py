@@ -4,6 +4,7 @@ against the stock rasa-sdk action server (its real webhook protocol)."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from typing import Any
 
@@ -33,6 +34,15 @@ class InProcessRunner:
 
     def run(self, call: dict[str, Any]) -> dict[str, Any]:
         """The action's `{"events", "responses"}` for one call."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return self._run(call)
+        # called from inside a running event loop (e.g. a test driving a browser): run beside it
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(self._run, call).result()
+
+    def _run(self, call: dict[str, Any]) -> dict[str, Any]:
         from actions.loader import criteria_path
         token = criteria_path.set(self.criteria)
         try:

@@ -82,6 +82,16 @@ audit = Table(
 )
 
 
+def dumps(value: Any) -> str:
+    """JSON for a text column: UTF-8 as is, but \\u escapes when a lone surrogate could not be stored."""
+    text_ = json.dumps(value, ensure_ascii=False)
+    try:
+        text_.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value)
+    return text_
+
+
 class StoreBusy(Exception):
     """The database stayed busy or unreachable through every retry."""
 
@@ -254,7 +264,7 @@ class ConversationTx:
         if new_events:
             self.conn.execute(_ADD_EVENTS, [
                 {"conversation_id": self.sender, "seq": start + i + 1, "timestamp": e.get("timestamp") or time.time(),
-                 "type": e.get("event", ""), "data": json.dumps(e, ensure_ascii=False)}
+                 "type": e.get("event", ""), "data": dumps(e)}
                 for i, e in enumerate(new_events)])
             from bot.staff.models import index_events  # the staff screens' full-text index
             index_events(self.conn, self.sender, new_events, start + 1)
@@ -265,13 +275,13 @@ class ConversationTx:
         self.conn.execute(_UPDATE_WITH_RESULT if with_result else _UPDATE, params)
         if message_id:
             self.conn.execute(_ADD_REPLY, dict(conversation_id=self.sender, message_id=message_id,
-                                               replies=json.dumps(reply_list or [], ensure_ascii=False)))
+                                               replies=dumps(reply_list or [])))
 
     def remember_replies(self, message_id: str | None, reply_list: list) -> None:
         """Keep the replies to a message id (idempotent retries) without touching the log."""
         if message_id:
             self.conn.execute(insert(replies).values(conversation_id=self.sender, message_id=message_id,
-                                                     replies=json.dumps(reply_list, ensure_ascii=False)))
+                                                     replies=dumps(reply_list)))
 
     def delete(self, reason: str, actor: str = "patient") -> None:
         """Remove the conversation's events, answers and contact details; leave a tombstone."""

@@ -70,7 +70,7 @@ def _need_browser():
         pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     """Headless Debian Chromium driven by Playwright."""
     _need_browser()

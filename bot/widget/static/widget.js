@@ -164,7 +164,7 @@
   // ---- rendering -------------------------------------------------------------
   function bubble(item) {
     var me = item.w === "me";
-    var div = el("div", "psw-msg " + (me ? "psw-me" : "psw-bot"));
+    var div = el("div", "psw-msg " + (me ? "psw-me" : item.r ? "psw-bot psw-result" : "psw-bot"));
     div.appendChild(sr(me ? "You said: " : "Assistant: "));
     var body = div.appendChild(el("div", "psw-text"));
     if (me) body.textContent = item.t; else addText(body, item.t);
@@ -203,7 +203,7 @@
     var text = null, step = 0, total = 0;
     for (var i = st.items.length - 1; i >= 0; i--) {
       var it = st.items[i];
-      if (it.r) { text = "All questions answered: your result is below."; break; }
+      if (it.r) { text = "All questions answered"; break; }
       if (it.q) {
         step = +it.q.step || 0;
         total = Math.max(+it.q.total || 0, step);
@@ -274,7 +274,7 @@
   function setBusy(on) {
     busy = on;
     typing.hidden = !on;
-    panel.setAttribute("aria-busy", on ? "true" : "false");
+    panel.setAttribute("data-busy", on ? "true" : "false");
     refreshChoices();
     if (on) log.scrollTop = log.scrollHeight;
   }
@@ -361,11 +361,15 @@
   }
 
   function received(p, replies) {
+    if (/^\/confirm_delete\b/.test(p.text)) {  // the server deleted the conversation: forget it here too
+      reset(replies.map(function (r) { return r && r.text; }).filter(Boolean).join("\n\n") || "Your answers were deleted.");
+      return focusNext();
+    }
     setBusy(false);
     st.items.forEach(function (it) { it.done = true; });
     if (pendingEl) { pendingEl.remove(); pendingEl = null; }
-    var fresh = [];
-    if (p.d != null) fresh.push({ w: "me", t: p.d });
+    var added = [];
+    if (p.d != null) added.push({ w: "me", t: p.d });
     replies.forEach(function (r) {
       if (!r || (typeof r.text !== "string" && !(r.buttons && r.buttons.length))) return;
       var item = { w: "bot", t: r.text || "" };
@@ -376,14 +380,14 @@
       }
       var c = r.custom || {};
       if (c.question) item.q = { step: c.question.step, total: c.question.total };
-      if (c.prescreen_result) item.r = { outcome: c.prescreen_result.outcome, trial_id: c.prescreen_result.trial_id };
-      fresh.push(item);
+      if (c.prescreen_result) item.r = { outcome: c.prescreen_result.outcome };
+      added.push(item);
     });
     st.pending = null;
     if (input.value.trim() === p.text) input.value = "";
     st.draft = input.value;
     var first = null;
-    fresh.forEach(function (item) {
+    added.forEach(function (item) {
       st.items.push(item);
       var node = log.appendChild(bubble(item));
       if (!first && item.w === "bot") first = node;
@@ -411,6 +415,7 @@
     }
     showPending("Not sent yet");
     showError(message);
+    log.scrollTop = log.scrollHeight;
     save(false);
   }
 
@@ -467,7 +472,6 @@
     view.id = "psw-print";
     view.appendChild(el("p", "psw-print-kicker", "Prescreen result \u00b7 " + new Date().toLocaleDateString()));
     view.appendChild(el("h1", null, SITE.title || TITLE));
-    if (item.r && item.r.trial_id) view.appendChild(el("p", null, "Trial ID: " + item.r.trial_id));
     addText(view, item.t);
     view.appendChild(el("p", "psw-print-foot",
       "From the study's online prescreening chat. You can show this page to your own doctor."));
