@@ -30,6 +30,7 @@ def _env_config() -> dict[str, Any]:
         "MAX_MESSAGE_LENGTH": int(env.get("PRESCREEN_MAX_MESSAGE_LENGTH", "2000")),
         "MAX_CONTENT_LENGTH": int(env.get("PRESCREEN_MAX_BODY_BYTES", str(64 * 1024))),
         "RATE_LIMITS": env.get("PRESCREEN_RATE_LIMITS"),
+        "DB_BUSY_TIMEOUT_MS": int(env.get("PRESCREEN_DB_BUSY_TIMEOUT_MS", "5000")),
         "RATELIMIT_STORAGE_URL": env.get("PRESCREEN_RATELIMIT_STORAGE_URL"),
         "TRUSTED_PROXIES": env.get("PRESCREEN_TRUSTED_PROXIES"),
         "ALLOW_TODAY": False,
@@ -73,7 +74,7 @@ def init_app(app: Flask) -> None:
     # the action server reads its trial from its own PRESCREEN_CRITERIA: run it with the same file
     runner = HttpRunner(cfg["ACTION_ENDPOINT"], cfg["ACTION_TIMEOUT"]) if cfg["ACTION_ENDPOINT"] \
         else InProcessRunner(os.path.abspath(cfg["CRITERIA"]))
-    store = Store(cfg["DATABASE_URL"])
+    store = Store(cfg["DATABASE_URL"], busy_timeout_ms=cfg.get("DB_BUSY_TIMEOUT_MS", 5000))
     app.extensions["prescreen"] = Conversations(Engine(dialogue, runner), store, trial,
                                                 allow_today=bool(cfg.get("ALLOW_TODAY")))
     app.extensions["prescreen_trial"] = trial

@@ -15,7 +15,7 @@ FALLBACK = "nlu_fallback"
 def _clean(value):
     """A payload value as text can hold it: lone surrogates (from JSON escapes) replaced."""
     if isinstance(value, str):
-        return re.sub(r"[\ud800-\udfff]", "\ufffd", value)
+        return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", re.sub(r"[\ud800-\udfff]", "\ufffd", value))
     return value
 
 

@@ -19,7 +19,7 @@ from typing import Any, Iterator
 from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, Float, Integer, MetaData, String, Table, Text,
                         UniqueConstraint, bindparam, create_engine, delete, event, insert, select, text, update)
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 metadata = MetaData()
 
@@ -115,6 +115,7 @@ class Store:
     def __init__(self, url: str | None = None, retries: int = 5, busy_timeout_ms: int = 5000) -> None:
         self.url = url or default_url()
         self.retries = retries
+        self.busy_timeout_ms = busy_timeout_ms
         self.sqlite = self.url.startswith("sqlite")
         if self.sqlite:
             # a pool keeps connections open: closing SQLite's last connection checkpoints the WAL (milliseconds)
@@ -125,14 +126,31 @@ class Store:
         else:
             url = self.url.replace("postgresql://", "postgresql+psycopg://", 1) if self.url.startswith("postgresql://") else self.url
             self.engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-        metadata.create_all(self.engine)
+        self._create_schema()
+
+    def _create_schema(self) -> None:
+        """Create missing tables; several workers starting at once on a new database must not collide."""
+        delay = 0.05
+        for attempt in range(20):
+            try:
+                with self.engine.begin() as conn:
+                    if not self.sqlite:  # one worker at a time creates the schema
+                        conn.execute(text("SELECT pg_advisory_xact_lock(7262001)"))
+                    metadata.create_all(conn)
+                return
+            except (OperationalError, IntegrityError, ProgrammingError):
+                if attempt == 19:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     # -- turns -------------------------------------------------------------------
     @contextmanager
     def turn(self, sender: str) -> Iterator["ConversationTx"]:
         """One transaction holding this conversation's lock; retried while the database is busy."""
         with self._begin() as conn:
-            if not self.sqlite:
+            if not self.sqlite:  # wait for the conversation's lock no longer than the busy timeout
+                conn.execute(text(f"SET LOCAL lock_timeout = {int(self.busy_timeout_ms)}"))
                 conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:id, 0))"), {"id": sender})
             yield ConversationTx(conn, sender)
 
