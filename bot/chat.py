@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 
 from flask import Blueprint, current_app, jsonify, request
 
 from bot.conversation import Conversations, valid_sender
+from bot.nlu import clean_text
 from bot.runner import ActionServerError
 from bot.store import StoreBusy
 
@@ -16,15 +16,6 @@ bp = Blueprint("chat", __name__)
 log = logging.getLogger("prescreen.chat")
 
 RETRY_MESSAGE = "Sorry, something went wrong on our side and your message was not saved. Please try again in a moment."
-
-
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-
-def clean_text(text: str) -> str:
-    """Drop control characters (but tab and newlines) and lone surrogates, which cannot be stored."""
-    return SURROGATE.sub("\ufffd", CONTROL.sub("", text))
 
 
 def _error(message: str, status: int, **extra):

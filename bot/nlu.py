@@ -12,11 +12,18 @@ PAYLOAD_RE = re.compile(r"^/(\w+)(\{.*\})?$", re.S)
 FALLBACK = "nlu_fallback"
 
 
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """Text as a database can store it: control characters (but tab and newlines) dropped,
+    lone surrogates (from JSON escapes) replaced."""
+    return SURROGATE.sub("\ufffd", CONTROL.sub("", text))
+
+
 def _clean(value):
-    """A payload value as text can hold it: lone surrogates (from JSON escapes) replaced."""
-    if isinstance(value, str):
-        return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", re.sub(r"[\ud800-\udfff]", "\ufffd", value))
-    return value
+    return clean_text(value) if isinstance(value, str) else value
 
 
 def _norm(text: str) -> str:

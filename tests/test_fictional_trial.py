@@ -101,7 +101,10 @@ def test_fictional_table(fictional_trial, result_validator, changes, today, outc
         assert (crit["verdict"], crit["until"]) == (verdict, until or None), crit["id"]
         assert crit["kind"] == kind
         assert crit["answers"] == {a: answers.get(a) for a in used}
-    assert bool(result["to_check"]) == any(c["verdict"] == "unknown" for c in result["criteria"])
+    # staff are asked to check every unknown; once someone is ruled out, only what they actually answered
+    to_check = [c for c in result["criteria"] if c["verdict"] == "unknown" and
+                (outcome != "not_eligible" or any(a in answers for a in c["answers"]))]
+    assert sorted(result["to_check"]) == sorted({c["reason"] for c in to_check})
 
     assert result["status_notice"] is None  # recruiting
     assert result["trial_id"] == "FICTIONAL-0001"

@@ -1,4 +1,14 @@
-"""Staff review: login, the conversation list, transcripts, follow-up, audit, export."""
+"""Staff review: login, the conversation list, transcripts, follow-up, audit, export.
+
+    prescreen users add NAME [--admin]       # then log in at /staff/login
+    prescreen export --format csv|json [--since DATE] [--outcome X] [--status X] [--output FILE]
+    python -m bot.staff.seed --conversations 100000 --database-url sqlite:///var/bench.sqlite3
+    python tests/bench_staff.py --database-url sqlite:///var/bench.sqlite3
+
+Settings: STAFF_IDLE_MINUTES (env PRESCREEN_STAFF_IDLE_MINUTES, default 30),
+STAFF_PAGE_SIZE (50), STAFF_ABANDONED_AFTER_MINUTES (60: an unfinished
+conversation idle this long is "abandoned"), PRESCREEN_SECURE_COOKIES (bot.security).
+"""
 
 from __future__ import annotations
 
@@ -54,12 +64,13 @@ def init_app(app: Flask) -> None:
 @bp.before_request
 def _guard():
     """Logged in (and not idle too long) for every page but login; a CSRF token on every POST."""
+    public = request.endpoint in PUBLIC_ENDPOINTS
+    if not public and not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
     if current_app.config.get("WTF_CSRF_ENABLED", True):
         csrf.protect()
-    if request.endpoint in PUBLIC_ENDPOINTS:
+    if public:
         return None
-    if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()
     now = time.time()
     seen = session.get("staff_seen")
     idle = float(current_app.config["STAFF_IDLE_MINUTES"]) * 60

@@ -35,7 +35,7 @@ def _actor() -> str:
 
 def _read_password(prompt: str = "Password") -> str:
     """From a hidden prompt (asked twice) on a terminal, else the first line of standard input."""
-    stdin = click.get_text_stream("stdin")
+    stdin = sys.stdin
     if stdin.isatty():
         return click.prompt(prompt, hide_input=True, confirmation_prompt=True, err=True)
     line = stdin.readline()
@@ -160,7 +160,7 @@ def export_command(kind: str, since: str | None, outcome: str | None, status: st
                 fh.write(chunk)
         click.echo(f"Wrote {output}.", err=True)
     else:
-        out = click.get_text_stream("stdout")
+        out = sys.stdout
         for chunk in chunks:
             out.write(chunk)
         out.flush()

@@ -1,10 +1,11 @@
 """The staff screens' tables: accounts, failed-login counters, follow-up history
 and the transcript full-text index (all on `bot.store.metadata`).
 
-The full-text index holds the patients' own words, one row per user message,
-in `transcript_index`. SQLite searches it through an FTS5 table kept in step by
+The full-text index holds the patients' own words, one row per conversation
+(its messages one per line), in `transcript_index`. SQLite searches it through an FTS5 table kept in step by
 triggers (external content); PostgreSQL through a GIN index on
-`to_tsvector('english', text)`. Nothing here scans the event log.
+`to_tsvector('english', translate(text, '<>', '  '))`. Nothing here scans the
+event log.
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import weakref
 from typing import Any, Iterable
 
 from sqlalchemy import (Boolean, Column, DateTime, Index, Integer, String, Text, Table, UniqueConstraint, delete,
-                        insert, inspect, select, text)
+                        bindparam, insert, inspect, select, text, update)
 from sqlalchemy.engine import Connection, Engine
 
 from bot.store import conversations, events, metadata
 
 FTS_CONFIG = "english"  # PostgreSQL text search configuration (SQLite: porter stemmer)
+# PostgreSQL's parser would drop anything that looks like an HTML tag; patients' words are not markup
+PG_DOCUMENT = f"to_tsvector('{FTS_CONFIG}', translate(text, '<>', '  '))"
 
 users = Table(
     "staff_users", metadata,
@@ -60,18 +64,25 @@ transcript_index = Table(
     "transcript_index", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("conversation_id", String(128), nullable=False),
-    Column("seq", Integer),
-    Column("text", Text, nullable=False),
-    Index("ix_transcript_index_conversation", "conversation_id"),
+    Column("text", Text, nullable=False),       # the patient's messages, one per line
+    UniqueConstraint("conversation_id", name="uq_transcript_index_conversation"),
 )
 
 # Extra indexes on the store's tables for the staff list (created by create_schema,
 # also on databases whose tables already exist).
+_c = conversations.c
+_FILTERED = (_c.outcome, _c.status, _c.contact_requested, _c.completed)
 EXTRA_INDEXES = (
-    Index("ix_conversations_started_id", conversations.c.started_at, conversations.c.id),
-    Index("ix_conversations_outcome_started", conversations.c.outcome, conversations.c.started_at),
-    Index("ix_conversations_status_started", conversations.c.status, conversations.c.started_at),
-    Index("ix_conversations_contact_started", conversations.c.contact_requested, conversations.c.started_at),
+    # The list, newest first: unfiltered, by outcome, by follow-up status. Each also holds
+    # every filtered column, so that the filters and the summary counts are answered from
+    # the index alone, never from the rows (which carry the result JSON).
+    Index("ix_conversations_started_cover", _c.started_at, _c.id, *_FILTERED),
+    Index("ix_conversations_outcome_cover", _c.outcome, _c.started_at, _c.id, _c.status, _c.contact_requested,
+          _c.completed),
+    Index("ix_conversations_status_cover", _c.status, _c.started_at, _c.id, _c.outcome, _c.contact_requested,
+          _c.completed),
+    # a full-text search gives conversation ids: their filtered columns, without the rows
+    Index("ix_conversations_id_cover", _c.id, *_FILTERED, _c.started_at),
 )
 
 STAFF_TABLES = (users, login_failures, followups, transcript_index)
@@ -83,13 +94,15 @@ _SQLITE_FTS = (
     "INSERT INTO transcript_fts(rowid, text) VALUES (new.id, new.text); END",
     "CREATE TRIGGER IF NOT EXISTS transcript_index_ad AFTER DELETE ON transcript_index BEGIN "
     "INSERT INTO transcript_fts(transcript_fts, rowid, text) VALUES ('delete', old.id, old.text); END",
+    "CREATE TRIGGER IF NOT EXISTS transcript_index_au AFTER UPDATE ON transcript_index BEGIN "
+    "INSERT INTO transcript_fts(transcript_fts, rowid, text) VALUES ('delete', old.id, old.text); "
+    "INSERT INTO transcript_fts(rowid, text) VALUES (new.id, new.text); END",
 )
 _POSTGRES_FTS = (
-    f"CREATE INDEX IF NOT EXISTS ix_transcript_index_tsv ON transcript_index "
-    f"USING gin (to_tsvector('{FTS_CONFIG}', text))",
+    f"CREATE INDEX IF NOT EXISTS ix_transcript_index_tsv ON transcript_index USING gin ({PG_DOCUMENT})",
 )
 
-_ready: set[str] = set()
+_ready: "weakref.WeakSet[Engine]" = weakref.WeakSet()   # engines whose database has the schema
 
 
 def now_utc() -> dt.datetime:
@@ -112,12 +125,15 @@ def create_schema(bind: Engine | Connection) -> None:
     if isinstance(bind, Engine):
         with bind.begin() as conn:
             _create(conn)
+        _ready.add(bind)      # committed: later turns need not check again
     else:
         _create(bind)
 
 
 def _create(conn: Connection) -> None:
     dialect = conn.dialect.name
+    if dialect == "postgresql":  # workers starting together: one at a time creates the schema
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7262002)")
     had_fts = dialect == "sqlite" and inspect(conn).has_table("transcript_fts")
     metadata.create_all(conn, tables=list(STAFF_TABLES))
     for index in EXTRA_INDEXES:
@@ -130,16 +146,12 @@ def _create(conn: Connection) -> None:
             rebuild_index(conn)
     elif dialect == "sqlite" and not had_fts:
         conn.exec_driver_sql("INSERT INTO transcript_fts(transcript_fts) VALUES ('rebuild')")
-    _ready.add(_key(conn))
-
-
-def _key(conn: Connection) -> str:
-    return conn.engine.url.render_as_string(hide_password=True)
 
 
 def ensure_schema(conn: Connection) -> None:
-    """create_schema once per database for this process (cheap afterwards)."""
-    if _key(conn) not in _ready:
+    """The schema inside this transaction: a set lookup once create_schema(engine) has run
+    (staff.init_app and the CLI run it); a Store used on its own gets the tables here."""
+    if conn.engine not in _ready:
         _create(conn)
 
 
@@ -161,7 +173,13 @@ def payload_words(text_: str) -> str | None:
         return None
     if not isinstance(entities, dict):
         return None
-    return " ".join(str(v) for v in entities.values() if isinstance(v, str))
+    return encodable(" ".join(str(v) for v in entities.values() if isinstance(v, str)))
+
+
+def encodable(words: str) -> str:
+    """The text as the database can hold it (no NUL or control characters, no lone surrogates)."""
+    from bot.nlu import clean_text
+    return clean_text(words)
 
 
 def searchable_text(event: dict[str, Any]) -> str | None:
@@ -177,18 +195,34 @@ def searchable_text(event: dict[str, Any]) -> str | None:
     return words or None
 
 
+def _one_line(words: str) -> str:
+    return " ".join(encodable(words).split())
+
+
+# built once: a turn runs them every time
+_APPEND_WORDS = update(transcript_index).where(transcript_index.c.conversation_id == bindparam("cid")) \
+    .values(text=transcript_index.c.text + "\n" + bindparam("added", type_=Text))
+_NEW_DOCUMENT = insert(transcript_index)
+
+
 def index_events(conn: Connection, sender: str, new_events: Iterable[dict[str, Any]],
                  first_seq: int | None = None) -> None:
-    """Add the patient's words in these new events to the full-text index (inside the turn's transaction)."""
+    """Add the patient's words in these new events to the conversation's full-text document
+    (inside the turn's transaction, which holds the conversation's lock). `first_seq`, the
+    number of the first new event, is accepted from the store's call and not needed."""
+    lines = []
+    for event in new_events:
+        if event.get("event") == "user":
+            words = searchable_text(event)
+            line = _one_line(words) if words else ""
+            if line:
+                lines.append(line)
+    if not lines:
+        return
     ensure_schema(conn)
-    rows = []
-    for i, event in enumerate(new_events):
-        words = searchable_text(event)
-        if words:
-            rows.append({"conversation_id": sender, "text": words,
-                         "seq": first_seq + i if first_seq is not None else None})
-    if rows:
-        conn.execute(insert(transcript_index), rows)
+    added = "\n".join(lines)
+    if not conn.execute(_APPEND_WORDS, {"cid": sender, "added": added}).rowcount:
+        conn.execute(_NEW_DOCUMENT, {"conversation_id": sender, "text": added})
 
 
 def forget_conversation(conn: Connection, sender: str) -> None:
@@ -198,30 +232,40 @@ def forget_conversation(conn: Connection, sender: str) -> None:
     conn.execute(delete(followups).where(followups.c.conversation_id == sender))
 
 
-def rebuild_index(conn: Connection, batch: int = 5000) -> int:
-    """Fill the transcript index from the event log (first start after an upgrade); the rows added."""
+def rebuild_index(conn: Connection, batch: int = 20000) -> int:
+    """Fill the transcript index from the event log (first start after an upgrade); the documents written."""
     conn.execute(delete(transcript_index))
-    added = 0
-    last_id = 0
+    written = 0
+    current, lines = None, []
+    last = (None, 0)
+
+    def flush() -> None:
+        nonlocal written
+        if current is not None and lines:
+            conn.execute(insert(transcript_index).values(conversation_id=current, text="\n".join(lines)))
+            written += 1
+
     while True:
-        chunk = conn.execute(select(events.c.id, events.c.conversation_id, events.c.seq, events.c.data)
-                             .where(events.c.type == "user", events.c.id > last_id)
-                             .order_by(events.c.id).limit(batch)).all()
+        stmt = select(events.c.conversation_id, events.c.seq, events.c.data).where(events.c.type == "user")
+        if last[0] is not None:
+            stmt = stmt.where((events.c.conversation_id > last[0]) |
+                              ((events.c.conversation_id == last[0]) & (events.c.seq > last[1])))
+        chunk = conn.execute(stmt.order_by(events.c.conversation_id, events.c.seq).limit(batch)).all()
         if not chunk:
             break
-        rows = []
-        for event_id, sender, seq, data in chunk:
-            last_id = event_id
+        for sender, seq, data in chunk:
+            last = (sender, seq)
+            if sender != current:
+                flush()
+                current, lines = sender, []
             try:
                 words = searchable_text(json.loads(data))
             except ValueError:
                 continue
-            if words:
-                rows.append({"conversation_id": sender, "seq": seq, "text": words})
-        if rows:
-            conn.execute(insert(transcript_index), rows)
-            added += len(rows)
-    return added
+            if words and _one_line(words):
+                lines.append(_one_line(words))
+    flush()
+    return written
 
 
 def fts_words(query: str) -> list[str]:
@@ -229,8 +273,8 @@ def fts_words(query: str) -> list[str]:
     return re.findall(r"\w+", query.lower())[:20]
 
 
-def matching_index_rows(dialect: str, query: str):
-    """A select of transcript_index ids and conversation ids whose text matches every word of `query`.
+def matching_documents(dialect: str, query: str):
+    """A select of the conversation ids whose patients' words contain every word of `query`.
 
     None when the query has no words.
     """
@@ -242,11 +286,21 @@ def matching_index_rows(dialect: str, query: str):
         match = " ".join(f'"{w}"' for w in words)
         fts_ids = text("SELECT rowid FROM transcript_fts WHERE transcript_fts MATCH :fts_query") \
             .bindparams(fts_query=match).columns(Column("rowid", Integer))
-        return select(ti.c.id, ti.c.conversation_id).where(ti.c.id.in_(select(fts_ids.subquery().c.rowid)))
+        return select(ti.c.conversation_id).where(ti.c.id.in_(select(fts_ids.subquery().c.rowid)))
     if dialect == "postgresql":
-        condition = text(f"to_tsvector('{FTS_CONFIG}', transcript_index.text) @@ "
-                         f"plainto_tsquery('{FTS_CONFIG}', :fts_query)").bindparams(fts_query=" ".join(words))
-        return select(ti.c.id, ti.c.conversation_id).where(condition)
+        condition = text(f"{PG_DOCUMENT} @@ plainto_tsquery('{FTS_CONFIG}', :fts_query)") \
+            .bindparams(fts_query=" ".join(words))
+        return select(ti.c.conversation_id).where(condition)
     # other databases: a plain (slow) substring match on every word
-    condition = [ti.c.text.ilike(f"%{w}%") for w in words]
-    return select(ti.c.id, ti.c.conversation_id).where(*condition)
+    return select(ti.c.conversation_id).where(*[ti.c.text.ilike(f"%{w}%") for w in words])
+
+
+def matching_line(document: str, query: str) -> str | None:
+    """The first line (message) of a document that contains every query word, near enough
+    (a word matches its stem: "ulcers" finds "ulcer"); None if none does."""
+    stems = [w[:max(4, len(w) - 2)] for w in fts_words(query)]
+    for line in document.split("\n"):
+        tokens = re.findall(r"\w+", line.lower())
+        if all(any(t.startswith(stem) or stem.startswith(t) and len(t) >= 4 for t in tokens) for stem in stems):
+            return line
+    return None

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.engine import Connection
 
-from bot.staff.models import matching_index_rows, transcript_index
+from bot.staff.models import matching_documents, matching_line, transcript_index
 from bot.store import conversations
 
 OUTCOMES: dict[str, str] = {
@@ -140,9 +140,9 @@ def where_clause(filters: Filters, zone: ZoneInfo, dialect: str):
     if filters.date_to:
         conditions.append(c.started_at < day_start_utc(filters.date_to + dt.timedelta(days=1), zone))
     if filters.query:
-        matches = matching_index_rows(dialect, filters.query)
+        matches = matching_documents(dialect, filters.query)
         if matches is not None:
-            conditions.append(c.id.in_(select(matches.subquery().c.conversation_id)))
+            conditions.append(c.id.in_(matches))
     return and_(*conditions) if conditions else true()
 
 
@@ -210,16 +210,12 @@ def list_page(conn: Connection, filters: Filters, zone: ZoneInfo, page: int = 1,
 
 def matching_messages(conn: Connection, query: str, ids: list[str]) -> dict[str, str]:
     """For each of these conversations, the first patient message that matches the query."""
-    matches = matching_index_rows(conn.dialect.name, query)
-    if matches is None:
-        return {}
     ti = transcript_index
-    sub = matches.where(ti.c.conversation_id.in_(ids)).subquery()
-    rows = conn.execute(select(ti.c.conversation_id, ti.c.text).where(ti.c.id.in_(select(sub.c.id)))
-                        .order_by(ti.c.id)).all()
     found: dict[str, str] = {}
-    for sender, said in rows:
-        found.setdefault(sender, said)
+    for sender, document in conn.execute(select(ti.c.conversation_id, ti.c.text).where(ti.c.conversation_id.in_(ids))):
+        line = matching_line(document, query)
+        if line:
+            found[sender] = line
     return found
 
 

@@ -182,11 +182,14 @@ def seed(url: str, count: int, criteria: str, templates: int = 60, days: int = 3
                 status = "new"
                 if summary["completed"] and rng.random() < 0.5:
                     status = rng.choice(statuses)
-                summary_rows.append(dict(summary, id=sender, trial_id=template_trial(template),
-                                         started_at=dt.datetime.fromtimestamp(start, dt.timezone.utc),
-                                         last_activity=dt.datetime.fromtimestamp(last, dt.timezone.utc),
-                                         turns=last_turn + 1, status=status,
-                                         eligible_from=_date(summary["eligible_from"])))
+                summary_row = dict(summary, id=sender, trial_id=template_trial(template),
+                                   started_at=dt.datetime.fromtimestamp(start, dt.timezone.utc),
+                                   last_activity=dt.datetime.fromtimestamp(last, dt.timezone.utc),
+                                   turns=last_turn + 1, status=status, eligible_from=_date(summary["eligible_from"]))
+                if "last_seq" in conversations.c:   # the store's "last event number" (a later store version)
+                    summary_row["last_seq"] = n_events
+                summary_rows.append(summary_row)
+                lines = []
                 for seq in range(n_events):
                     ts = stamps[turn_of[seq]]
                     data = texts[seq].replace("%TS%", repr(ts))
@@ -195,8 +198,10 @@ def seed(url: str, count: int, criteria: str, templates: int = 60, days: int = 3
                                        "data": data})
                     if kind == "user":
                         words = searchable_text(template.events[seq])
-                        if words:
-                            index_rows.append({"conversation_id": sender, "seq": seq + 1, "text": words})
+                        if words and words.split():
+                            lines.append(" ".join(words.split()))
+                if lines:
+                    index_rows.append({"conversation_id": sender, "text": "\n".join(lines)})
             with conn.begin():
                 conn.execute(insert(conversations), summary_rows)
                 conn.execute(insert(events), event_rows)

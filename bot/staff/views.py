@@ -14,8 +14,8 @@ from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, insert, select, update
-from wtforms import PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import PasswordField, StringField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
 from bot.staff import accounts, bp
 from bot.staff.export import conversations_with_events, csv_chunks, json_chunks
@@ -35,14 +35,10 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=accounts.MAX_PASSWORD_LENGTH)])
 
 
-class LogoutForm(FlaskForm):
-    """Logging out is a POST with its CSRF token."""
-
-
 class FollowUpForm(FlaskForm):
     """A follow-up change: the new status and an optional note."""
 
-    status = SelectField("Follow-up status", choices=list(STATUSES.items()))
+    status = StringField("Follow-up status", validators=[DataRequired(), AnyOf(list(STATUSES))])
     note = TextAreaField("Note", validators=[Optional(), Length(max=NOTE_MAX)])
 
 
@@ -117,7 +113,7 @@ def _progress(row: dict[str, Any]) -> tuple[str, str]:
 @bp.context_processor
 def _labels() -> dict[str, Any]:
     return {"OUTCOMES": OUTCOMES, "STATUSES": STATUSES, "NO_OUTCOME": NO_OUTCOME,
-            "logout_form": LogoutForm(), "site_zone": _trial().model.site.time_zone,
+            "site_zone": _trial().model.site.time_zone,
             "current_user": current_user}
 
 
