@@ -496,8 +496,8 @@ def parse_date(text: str, today: dt.date, date_order: str = "MDY") -> tuple[dt.d
 def _dateparser(text: str, today: dt.date) -> dt.date | None:
     """Last resort for phrasings our rules miss (English only: never reads "no" as a date)."""
     t = normalize(text)
-    if not re.search(r"\d|\b(" + MONTH_RE + r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", t):
-        return None
+    if not re.search(r"\d{1,4}[/.\-]\d{1,2}|\b(" + MONTH_RE + r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", t):
+        return None  # bare numbers are not dates (dateparser would read "0" or "12" as one)
     import dateparser
     parsed = dateparser.parse(t, languages=["en"], settings={
         "RELATIVE_BASE": dt.datetime(today.year, today.month, today.day),
