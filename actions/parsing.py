@@ -523,8 +523,7 @@ def medicine_index(trial: Trial) -> MedicineIndex:
     if index is None:
         names, owners = [], []
         for q in trial.questions:
-            words = q.medicines if q.type == "last_dose" else (q.names if q.answer == "other_biologic" else [])
-            for w in words:
+            for w in q.medicines:
                 names.append(normalize(w))
                 owners.append((q.id, q.answer))
         index = _index_cache[id(trial)] = MedicineIndex(tuple(names), tuple(owners))
@@ -537,8 +536,6 @@ def find_medicines(trial: Trial, t: str) -> list[tuple[int, str, str, bool]]:
     found: dict[str, tuple[int, str, str, bool]] = {}
     taken: list[tuple[int, int]] = []
     for name, (qid, aid) in sorted(zip(index.names, index.owners), key=lambda x: -len(x[0])):
-        if name in ("biologic",):
-            continue
         for m in _pattern(name).finditer(t):
             if any(a <= m.start() < b for a, b in taken):
                 continue
@@ -672,7 +669,7 @@ def parse_last_dose(trial: Trial, question: Question, text: str, today: dt.date)
     results: dict[str, Parsed] = {}
     last_good: Parsed | None = None
     for pos, qid, other_aid, exact in reversed(mentions):  # "Humira and IVIG 3 weeks ago": both 3 weeks
-        if other_aid == "other_biologic":
+        if trial.answers[other_aid].type == "boolean":  # a "have you had any of these medicines?" question
             results[other_aid] = Parsed({other_aid: True}, ACCEPTED if exact else CONFIRM)
             continue
         piece = read_dose(trial, other_aid, pieces[other_aid], today, order)
@@ -803,10 +800,10 @@ def parse_answer(trial: Trial, question: Question, text: str, today: dt.date) ->
     if QUESTION_RE.match(t) and text.strip().endswith("?"):
         return Parsed(question_back=True)
     value = read_yes_no(text, question)
-    if value == REASK and question.answer == "other_biologic":
+    if value == REASK and question.medicines:
         named = {m[2] for m in find_medicines(trial, t)}
-        if named:  # a medicine we asked about already is not "another" biologic
-            value = True if "other_biologic" in named else False
+        if named:  # naming one of this question's medicines is a yes; one asked about elsewhere is not
+            value = question.answer in named
     if value == REASK:
         return Parsed(question_back=is_question_back(t, text))
     return Parsed({question.answer: value}, ACCEPTED)
