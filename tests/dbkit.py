@@ -249,3 +249,18 @@ def next_message(patient, answers: dict[str, str]) -> str | None:
         return patient.button("Start")["payload"]
     step = answers[qid]
     return patient.button(step[4:])["payload"] if step.startswith("tap:") else step
+
+
+def isolated_app(tmp_path_factory, name: str):
+    """An app for one test module on its own SQLite file, with the PRESCREEN_* limits at their
+    defaults (whatever the environment says); yields the app, then closes its database."""
+    from chatkit import CRITERIA, make_app, store_of
+    mp = pytest.MonkeyPatch()
+    mp.setenv("PRESCREEN_CRITERIA", CRITERIA)
+    for variable in ("PRESCREEN_TRUSTED_PROXIES", "PRESCREEN_RATE_LIMITS", "PRESCREEN_MAX_MESSAGE_LENGTH",
+                     "PRESCREEN_MAX_BODY_BYTES"):
+        mp.delenv(variable, raising=False)
+    application = make_app(tmp_path_factory.mktemp(name) / f"{name}.sqlite3")
+    yield application
+    store_of(application).engine.dispose()
+    mp.undo()

@@ -28,8 +28,8 @@ from sqlalchemy import select
 
 from bot.engine import replay
 from bot.store import conversations as conversations_table, events as events_table
-from chatkit import CRITERIA, WEBHOOK, Patient, answer_until, make_app, store_of
-from dbkit import half_turn_problems, run_sender
+from chatkit import WEBHOOK, Patient, answer_until, store_of
+from dbkit import half_turn_problems, isolated_app, run_sender
 
 EXAMPLES = 1000
 
@@ -180,15 +180,7 @@ class _Errors(logging.Handler):
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("PRESCREEN_CRITERIA", CRITERIA)
-    for name in ("PRESCREEN_TRUSTED_PROXIES", "PRESCREEN_RATE_LIMITS", "PRESCREEN_MAX_MESSAGE_LENGTH",
-                 "PRESCREEN_MAX_BODY_BYTES"):
-        mp.delenv(name, raising=False)
-    application = make_app(tmp_path_factory.mktemp("fuzz") / "fuzz.sqlite3")
-    yield application
-    store_of(application).engine.dispose()
-    mp.undo()
+    yield from isolated_app(tmp_path_factory, "fuzz")
 
 
 @pytest.fixture(scope="module")

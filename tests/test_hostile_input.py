@@ -19,22 +19,14 @@ from sqlalchemy import func, inspect, select
 
 from bot.store import conversations as conversations_table, events as events_table
 from chatkit import CRITERIA, WEBHOOK, Patient, make_app, store_of, user_events
-from dbkit import assert_unchanged_or_whole_turns, assert_whole_turns, run_sender
+from dbkit import assert_unchanged_or_whole_turns, assert_whole_turns, isolated_app, run_sender
 
 STORE_TABLES = {"conversations", "events", "message_replies", "tombstones", "audit"}
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("PRESCREEN_CRITERIA", CRITERIA)
-    for name in ("PRESCREEN_TRUSTED_PROXIES", "PRESCREEN_RATE_LIMITS", "PRESCREEN_MAX_MESSAGE_LENGTH",
-                 "PRESCREEN_MAX_BODY_BYTES"):
-        mp.delenv(name, raising=False)
-    application = make_app(tmp_path_factory.mktemp("hostile") / "hostile.sqlite3")
-    yield application
-    store_of(application).engine.dispose()
-    mp.undo()
+    yield from isolated_app(tmp_path_factory, "hostile")
 
 
 @pytest.fixture

@@ -9,32 +9,10 @@ import threading
 
 import pytest
 
-import browserkit
-from browserkit import LiveServer
+from browserkit import LiveServer, browser, page  # noqa: F401  (fixtures: one Chromium per module)
 from test_staff_helpers import (FICTIONAL, PASSWORD, REAL_ABANDONED, REAL_LIKELY, REAL_TOO_YOUNG, Chat, add_staff,
                                 csrf_app, opt_in, store_of)
 
-
-@pytest.fixture(scope="module")
-def browser():
-    """browserkit's Chromium, but for this module only: a running Playwright keeps an
-    asyncio loop in the main thread, where later tests run the in-process actions."""
-    browserkit._need_browser()
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=browserkit.CHROMIUM, args=browserkit.CHROMIUM_ARGS,
-                                      headless=True)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture()
-def page(browser):
-    """A fresh browser context and page (desktop size), as browserkit's."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    p = context.new_page()
-    yield p
-    context.close()
 
 pytestmark = pytest.mark.browser
 SCRIPT = "<script>alert(1)</script>"
