@@ -118,7 +118,6 @@ AFFIRM_RE = re.compile(r"^(yes|yeah|yep|yup|sure|correct|right|that's right|that
                        r"i have it|i do have it|i have that|i have one|i've had it|ive had it|i had it|affirmative|"
                        r"yes i do|yes i have|yes i am|of course|definitely|absolutely|uh huh|mhm|yes please)$")
 TEST_NEGATIVE = re.compile(r"\b(negative|neg|tested negative|came back negative|clear)\b")
-TEST_POSITIVE = re.compile(r"\b(positive|pos|tested positive|came back positive)\b")
 CLAUSE_RE = re.compile(r"[,;.]| but | and | though | although | while ")
 NEGATION_RE = re.compile(r"\b(no|not|never|don't|dont|do not|doesn't|haven't|havent|have not|hasn't|didn't|didnt|"
                          r"did not|isn't|isnt|aren't|wasn't|without|nor|neither|free of|negative for|ruled out)\b")
@@ -668,7 +667,7 @@ def parse_last_dose(trial: Trial, question: Question, text: str, today: dt.date)
     prefix = t[:bounds[0]]
     results: dict[str, Parsed] = {}
     last_good: Parsed | None = None
-    for pos, qid, other_aid, exact in reversed(mentions):  # "Humira and IVIG 3 weeks ago": both 3 weeks
+    for _, qid, other_aid, exact in reversed(mentions):  # "Humira and IVIG 3 weeks ago": both 3 weeks
         if trial.answers[other_aid].type == "boolean":  # a "have you had any of these medicines?" question
             results[other_aid] = Parsed({other_aid: True}, ACCEPTED if exact else CONFIRM)
             continue

@@ -10,8 +10,6 @@ SQLite transaction.
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import sys
 import tempfile
 import time

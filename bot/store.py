@@ -285,7 +285,7 @@ class ConversationTx:
                  "type": e.get("event", ""), "data": dumps(e)}
                 for i, e in enumerate(new_events)])
             from bot.staff.models import index_events  # the staff screens' full-text index
-            index_events(self.conn, self.sender, new_events, start + 1)
+            index_events(self.conn, self.sender, new_events)
         with_result = "outcome" in summary
         fields = SUMMARY_FIELDS + (RESULT_FIELDS if with_result else ())
         params = {f: summary.get(f) for f in fields}

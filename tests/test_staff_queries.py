@@ -63,7 +63,7 @@ def put(store, rows, said: dict[str, list[str]] | None = None):
     with store.engine.begin() as conn:
         conn.execute(insert(conversations), rows)
         for ident, texts in (said or {}).items():
-            index_events(conn, ident, [{"event": "user", "text": t} for t in texts], 1)
+            index_events(conn, ident, [{"event": "user", "text": t} for t in texts])
 
 
 def page(store, filters=Filters(), number=1, per_page=50):
@@ -194,7 +194,7 @@ def test_a_conversation_is_one_document_growing_turn_by_turn(store):
     put(store, [row("g", BASE)], said={"g": ["first  words\nsplit"]})
     with store.engine.begin() as conn:
         index_events(conn, "g", [{"event": "user", "text": "later words"}, {"event": "bot", "text": "bot words"},
-                                 {"event": "user", "text": "/affirm"}], 5)
+                                 {"event": "user", "text": "/affirm"}])
     with store.engine.connect() as conn:
         docs = conn.execute(select(transcript_index.c.conversation_id, transcript_index.c.text)).all()
     assert docs == [("g", "first words split\nlater words")]

@@ -205,11 +205,9 @@ _APPEND_WORDS = update(transcript_index).where(transcript_index.c.conversation_i
 _NEW_DOCUMENT = insert(transcript_index)
 
 
-def index_events(conn: Connection, sender: str, new_events: Iterable[dict[str, Any]],
-                 first_seq: int | None = None) -> None:
+def index_events(conn: Connection, sender: str, new_events: Iterable[dict[str, Any]]) -> None:
     """Add the patient's words in these new events to the conversation's full-text document
-    (inside the turn's transaction, which holds the conversation's lock). `first_seq`, the
-    number of the first new event, is accepted from the store's call and not needed."""
+    (inside the turn's transaction, which holds the conversation's lock)."""
     lines = []
     for event in new_events:
         if event.get("event") == "user":
