@@ -1,4 +1,4 @@
-"""A patient's turn end to end: lock, idempotency, engine, store, summary."""
+"""A patient's turn end to end: idempotency, engine, store (optimistic), summary."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from actions.trial import Trial
 from bot.engine import Engine, Turn, replay, restore
-from bot.store import Store
+from bot.store import Conflict, Store, StoreBusy
 
 SENDER_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
 
@@ -39,8 +39,19 @@ def summary_of(turn: Turn, trial: Trial) -> dict[str, Any]:
     return summary
 
 
+CONFLICT_RETRIES = 20
+
+
 class Conversations:
-    """Carries patients' messages through the engine into the store."""
+    """Carries patients' messages through the engine into the store.
+
+    A turn reads the conversation, runs the engine without holding any lock,
+    then stores its events in a short transaction that checks that no other
+    turn of the conversation was stored in between; if one was (two messages
+    of one patient at once), the turn runs again on the new state. So turns of
+    different patients never wait for each other's engine runs, and the turns
+    of one patient still apply one after the other, each seeing the last.
+    """
 
     def __init__(self, engine: Engine, store: Store, trial: Trial, allow_today: bool = False) -> None:
         self.engine, self.store, self.trial = engine, store, trial
@@ -55,21 +66,24 @@ class Conversations:
         if self.allow_today and metadata.get("today"):
             kept["today"] = str(metadata["today"])  # tests pin the site date
         metadata = kept
-        with self.store.turn(sender) as tx:
-            if message_id:
-                stored = tx.stored_replies(message_id)
-                if stored is not None:
-                    return stored
-            snapshot, last_seq = tx.state()
-            if snapshot is not None:
-                state = restore(self.engine.dialogue, snapshot)
-            else:  # a new conversation, or one stored before snapshots: rebuild from the log
-                state = replay(self.engine.dialogue, tx.events()) if last_seq else None
-            turn = self.engine.handle(sender, text, state, metadata)
-            if turn.delete:
-                tx.delete("patient asked to delete their answers")
-                tx.remember_replies(message_id, turn.messages)  # a retry must not delete (and audit) twice
+        for _ in range(CONFLICT_RETRIES):
+            with self.store.session(sender) as session:
+                seen = session.read(message_id)
+                if seen.replies is not None:  # a retry of a message already answered
+                    return seen.replies
+                if seen.state is not None:
+                    state = restore(self.engine.dialogue, seen.state)
+                else:  # a new conversation, or one stored before snapshots: rebuild from the log
+                    state = replay(self.engine.dialogue, seen.events) if seen.last_seq else None
+                turn = self.engine.handle(sender, text, state, metadata)
+                try:
+                    if turn.delete:
+                        session.delete("patient asked to delete their answers", expected_seq=seen.last_seq,
+                                       message_id=message_id, reply_list=turn.messages)
+                    else:
+                        session.save(seen.last_seq, turn.events, summary_of(turn, self.trial), self.trial.id,
+                                     message_id, turn.messages, turn.state.to_json())
+                except Conflict:  # another turn of this conversation was stored meanwhile
+                    continue
                 return turn.messages
-            tx.append(turn.events, summary_of(turn, self.trial), self.trial.id, message_id, turn.messages,
-                      state=turn.state.to_json())
-            return turn.messages
+        raise StoreBusy("the conversation kept changing under this turn")

@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -127,9 +129,11 @@ class Store:
             url = self.url.replace("postgresql://", "postgresql+psycopg://", 1) if self.url.startswith("postgresql://") else self.url
             self.engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
         self._create_schema()
+        self.statements = _Statements(self.engine.dialect)
 
     def _create_schema(self) -> None:
         """Create missing tables; several workers starting at once on a new database must not collide."""
+        from bot.staff.models import create_schema
         delay = 0.05
         for attempt in range(20):
             try:
@@ -137,6 +141,7 @@ class Store:
                     if not self.sqlite:  # one worker at a time creates the schema
                         conn.execute(text("SELECT pg_advisory_xact_lock(7262001)"))
                     metadata.create_all(conn)
+                    create_schema(conn)   # the staff tables and the transcript index the turns write
                 return
             except (OperationalError, IntegrityError, ProgrammingError):
                 if attempt == 19:
@@ -146,44 +151,29 @@ class Store:
 
     # -- turns -------------------------------------------------------------------
     @contextmanager
-    def turn(self, sender: str) -> Iterator["ConversationTx"]:
-        """One transaction holding this conversation's lock; retried while the database is busy."""
-        with self._begin() as conn:
-            if not self.sqlite:  # wait for the conversation's lock no longer than the busy timeout
-                conn.execute(text(f"SET LOCAL lock_timeout = {int(self.busy_timeout_ms)}"))
-                conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:id, 0))"), {"id": sender})
-            yield ConversationTx(conn, sender)
-
-    @contextmanager
-    def _begin(self) -> Iterator[Connection]:
+    def session(self, sender: str) -> Iterator["Session"]:
+        """A turn's connection: read the conversation, then write its turn in one short transaction."""
         delay = 0.05
         for attempt in range(self.retries + 1):
             try:
-                conn = self.engine.connect().execution_options(immediate=True)
-                trans = conn.begin()
+                raw = self.engine.raw_connection()
                 break
             except OperationalError:
                 if attempt == self.retries:
-                    raise StoreBusy("the database is busy or unreachable")
+                    raise StoreBusy("the database is unreachable")
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
         try:
-            yield conn
-            trans.commit()
-        except OperationalError as exc:
-            trans.rollback()
-            raise StoreBusy("the database failed during the turn") from exc
-        except BaseException:
-            trans.rollback()
-            raise
+            yield Session(self, raw, sender)
         finally:
-            conn.close()
+            raw.close()
 
     # -- reading ------------------------------------------------------------------
     def events(self, sender: str) -> list[dict[str, Any]]:
         """The conversation's event log, in order."""
         with self.engine.connect() as conn:
-            return ConversationTx(conn, sender).events()
+            rows = conn.execute(select(events.c.data).where(events.c.conversation_id == sender).order_by(events.c.seq))
+            return [json.loads(r[0]) for r in rows]
 
     def conversation(self, sender: str) -> dict[str, Any] | None:
         """The conversation's summary row."""
@@ -207,8 +197,8 @@ class Store:
             ids = [r[0] for r in conn.execute(query)]
         reason = f"retention: inactive for more than {older_than_days} days" + (f", outcome {outcome}" if outcome else "")
         for sender in ids:
-            with self.turn(sender) as tx:
-                tx.delete(reason, actor=actor)
+            with self.session(sender) as session:
+                session.delete(reason, actor=actor)
         self.add_audit(actor, "purge", detail=f"{len(ids)} conversation(s); {reason}")
         return len(ids)
 
@@ -227,90 +217,204 @@ class Store:
                 c.execute(insert(audit).values(**values))
 
 
+class Conflict(Exception):
+    """Another turn of this conversation was stored after this one read it: run the turn again."""
+
+
+@dataclass
+class Seen:
+    """What a turn reads before it runs: the replies already given to its message id, if any,
+    else the conversation's state snapshot and last event number (0: a new conversation)."""
+
+    replies: list[dict[str, Any]] | None
+    state: str | None = None
+    last_seq: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)  # the log, only for a row without snapshot
+
+
 SUMMARY_FIELDS = ("current_question", "contact_requested")
 RESULT_FIELDS = ("completed", "outcome", "result", "criteria_version", "eligible_from")
 
 
-def _update_summary(fields: tuple[str, ...]):
-    return update(conversations).where(conversations.c.id == bindparam("cid")).values(
-        {**{f: bindparam(f) for f in fields}, "last_activity": bindparam("now"), "last_seq": bindparam("seq"),
-         "turns": conversations.c.turns + 1, "state": bindparam("state")})
+class _Sql:
+    """A statement of the turn's hot path, run on the DBAPI connection with SQLAlchemy's own type
+    conversions for its columns. SQLAlchemy's execution machinery costs more than the statement
+    itself (tens of microseconds each); a turn runs six of them, two thousand turns a second."""
+
+    def __init__(self, dialect, sql: str, columns: dict[str, Column] | None = None) -> None:
+        self.sql = sql if dialect.name == "sqlite" else re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)
+        self.convert = {}
+        for name, column in (columns or {}).items():
+            process = column.type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                self.convert[name] = process
+
+    def params(self, values: dict[str, Any]) -> dict[str, Any]:
+        for name, process in self.convert.items():
+            if name in values:
+                values[name] = process(values[name])
+        return values
 
 
-# the turn's statements, built once (building a statement costs more than running it on SQLite)
-_READ_REPLY = select(replies.c.replies).where(replies.c.conversation_id == bindparam("cid"),
-                                              replies.c.message_id == bindparam("mid"))
-_READ_EVENTS = select(events.c.data).where(events.c.conversation_id == bindparam("cid")).order_by(events.c.seq)
-_READ_SEQ = select(conversations.c.last_seq).where(conversations.c.id == bindparam("cid"))
-_READ_STATE = select(conversations.c.state, conversations.c.last_seq).where(conversations.c.id == bindparam("cid"))
-_NEW_CONVERSATION = insert(conversations)
-_ADD_EVENTS = insert(events)
-_ADD_REPLY = insert(replies)
-_UPDATE = _update_summary(SUMMARY_FIELDS)
-_UPDATE_WITH_RESULT = _update_summary(SUMMARY_FIELDS + RESULT_FIELDS)
+class _Statements:
+    """The turn's statements for one database dialect, built once per store."""
+
+    def __init__(self, dialect) -> None:
+        c = conversations.c
+        summary = SUMMARY_FIELDS + RESULT_FIELDS
+        types = {**{f: c[f] for f in summary}, "now": c.last_activity}
+        self.read_reply = _Sql(dialect, "SELECT replies FROM message_replies WHERE conversation_id = :cid"
+                                        " AND message_id = :mid")
+        self.read_state = _Sql(dialect, "SELECT state, last_seq FROM conversations WHERE id = :cid")
+        self.read_events = _Sql(dialect, "SELECT data FROM events WHERE conversation_id = :cid ORDER BY seq")
+
+        def update(fields):  # the summary row, only if no other turn was stored since it was read
+            sets = ", ".join(f"{f} = :{f}" for f in fields)
+            return _Sql(dialect, f"UPDATE conversations SET {sets}, last_activity = :now, last_seq = :seq,"
+                                 f" turns = turns + 1, state = :state WHERE id = :cid AND last_seq = :expected", types)
+        self.update = update(SUMMARY_FIELDS)
+        self.update_with_result = update(summary)
+        self.new_conversation = _Sql(
+            dialect, f"INSERT INTO conversations (id, trial_id, started_at, last_activity, turns, last_seq, status, "
+                     f"state, {', '.join(summary)}) VALUES (:cid, :trial_id, :now, :now, 1, :seq, 'new', :state, "
+                     f"{', '.join(':' + f for f in summary)})", types)
+        self.add_events = _Sql(dialect, "INSERT INTO events (conversation_id, seq, timestamp, type, data)"
+                                        " VALUES (:cid, :seq, :timestamp, :type, :data)")
+        self.add_reply = _Sql(dialect, "INSERT INTO message_replies (conversation_id, message_id, replies)"
+                                       " VALUES (:cid, :mid, :replies)")
+        # the staff screens' full-text document: the patient's words, one message a line
+        self.append_words = _Sql(dialect, "UPDATE transcript_index SET text = text || :added"
+                                          " WHERE conversation_id = :cid")
+        self.new_document = _Sql(dialect, "INSERT INTO transcript_index (conversation_id, text) VALUES (:cid, :text)")
+        self.forget = [_Sql(dialect, f"DELETE FROM {table} WHERE {column} = :cid") for table, column in (
+            ("events", "conversation_id"), ("message_replies", "conversation_id"), ("conversations", "id"),
+            ("transcript_index", "conversation_id"), ("followups", "conversation_id"))]
+        self.tombstone = _Sql(dialect, "INSERT INTO tombstones (conversation_id, deleted_at, reason)"
+                                       " VALUES (:cid, :now, :reason)", {"now": tombstones.c.deleted_at})
+        self.audit = _Sql(dialect, "INSERT INTO audit (at, actor, action, target, detail)"
+                                   " VALUES (:now, :actor, 'delete_conversation', :cid, :reason)", {"now": audit.c.at})
 
 
-class ConversationTx:
-    """One conversation inside a turn's transaction."""
+class Session:
+    """One turn's reads (before the turn runs, without a lock) and its write: a short
+    transaction that stores the turn only if no other turn of the conversation was
+    stored in between (Conflict: run the turn again on the new state)."""
 
-    def __init__(self, conn: Connection, sender: str) -> None:
-        self.conn, self.sender = conn, sender
+    def __init__(self, store: Store, raw, sender: str) -> None:
+        self.store, self.raw, self.sender = store, raw, sender
+        self.sql = store.statements
+        self.dbapi = store.engine.dialect.dbapi
 
-    def events(self) -> list[dict[str, Any]]:
-        return [json.loads(r[0]) for r in self.conn.execute(_READ_EVENTS, {"cid": self.sender})]
+    def _run(self, cursor, statement: _Sql, values: dict[str, Any]):
+        cursor.execute(statement.sql, statement.params(values))
+        return cursor
 
-    def state(self) -> tuple[str | None, int]:
-        """The stored state snapshot (JSON, or None) and the last event's number (0: new conversation)."""
-        row = self.conn.execute(_READ_STATE, {"cid": self.sender}).first()
-        return (row[0], row[1]) if row else (None, 0)
+    def read(self, message_id: str | None) -> Seen:
+        """The replies already given to this message id, or the state the turn starts from."""
+        cur = self.raw.cursor()
+        try:
+            if message_id:
+                row = self._run(cur, self.sql.read_reply, {"cid": self.sender, "mid": message_id}).fetchone()
+                if row:
+                    return Seen(json.loads(row[0]))
+            row = self._run(cur, self.sql.read_state, {"cid": self.sender}).fetchone()
+            seen = Seen(None, row[0], row[1]) if row else Seen(None)
+            if seen.last_seq and seen.state is None:  # stored before snapshots: the log
+                seen.events = [json.loads(r[0]) for r in self._run(cur, self.sql.read_events, {"cid": self.sender})]
+            return seen
+        except self.dbapi.Error as exc:
+            self._rollback()
+            raise StoreBusy("the database failed while reading the conversation") from exc
+        finally:
+            cur.close()
 
-    def stored_replies(self, message_id: str) -> list[dict[str, Any]] | None:
-        """The replies already given to this message id, if it was processed."""
-        row = self.conn.execute(_READ_REPLY, {"cid": self.sender, "mid": message_id}).first()
-        return json.loads(row[0]) if row else None
+    def save(self, expected_seq: int, new_events: list[dict[str, Any]], summary: dict[str, Any], trial_id: str,
+             message_id: str | None, reply_list: list, state: str) -> None:
+        """Append the turn's events, update the summary row, remember the replies to the message id."""
+        from bot.staff.models import transcript_lines
+        with self._write() as cur:
+            values = {f: summary.get(f) for f in SUMMARY_FIELDS + RESULT_FIELDS}
+            seq = expected_seq + len(new_events)
+            values.update(cid=self.sender, now=now_utc(), seq=seq, state=state, expected=expected_seq,
+                          trial_id=trial_id, completed=bool(summary.get("completed")))
+            if expected_seq == 0:   # two first turns at once: the second fails on the primary key
+                self._run(cur, self.sql.new_conversation, values)
+            else:
+                statement = self.sql.update_with_result if "outcome" in summary else self.sql.update
+                if self._run(cur, statement, values).rowcount != 1:
+                    raise Conflict()
+            if new_events:
+                cur.executemany(self.sql.add_events.sql, [
+                    {"cid": self.sender, "seq": expected_seq + i + 1, "type": e.get("event", ""), "data": dumps(e),
+                     "timestamp": e.get("timestamp") or time.time()} for i, e in enumerate(new_events)])
+                words = transcript_lines(new_events)
+                if words and not self._run(cur, self.sql.append_words, {"cid": self.sender,
+                                                                        "added": "\n" + words}).rowcount:
+                    self._run(cur, self.sql.new_document, {"cid": self.sender, "text": words})
+            self._remember(cur, message_id, reply_list)
 
-    def append(self, new_events: list[dict[str, Any]], summary: dict[str, Any], trial_id: str,
-               message_id: str | None = None, reply_list: list | None = None, state: str | None = None) -> None:
-        """Append events, update the summary row, remember the replies to a message id."""
-        now = now_utc()
-        start = self.conn.execute(_READ_SEQ, {"cid": self.sender}).scalar()
-        if start is None:
-            start = 0
-            self.conn.execute(_NEW_CONVERSATION, dict(id=self.sender, trial_id=trial_id, started_at=now,
-                                                      last_activity=now, turns=0, last_seq=0, status="new",
-                                                      completed=False, contact_requested=False))
-        if new_events:
-            self.conn.execute(_ADD_EVENTS, [
-                {"conversation_id": self.sender, "seq": start + i + 1, "timestamp": e.get("timestamp") or time.time(),
-                 "type": e.get("event", ""), "data": dumps(e)}
-                for i, e in enumerate(new_events)])
-            from bot.staff.models import index_events  # the staff screens' full-text index
-            index_events(self.conn, self.sender, new_events)
-        with_result = "outcome" in summary
-        fields = SUMMARY_FIELDS + (RESULT_FIELDS if with_result else ())
-        params = {f: summary.get(f) for f in fields}
-        params.update(cid=self.sender, now=now, seq=start + len(new_events), state=state)
-        self.conn.execute(_UPDATE_WITH_RESULT if with_result else _UPDATE, params)
-        if message_id:
-            self.conn.execute(_ADD_REPLY, dict(conversation_id=self.sender, message_id=message_id,
-                                               replies=dumps(reply_list or [])))
+    def delete(self, reason: str, actor: str = "patient", expected_seq: int | None = None,
+               message_id: str | None = None, reply_list: list | None = None) -> None:
+        """Remove the conversation's events, answers, contact details and staff notes; leave a
+        tombstone and an audit entry. With expected_seq, only if no other turn came in between;
+        the replies to message_id are kept, so that a retry does not delete (and audit) twice."""
+        with self._write() as cur:
+            if expected_seq is not None:
+                row = self._run(cur, self.sql.read_state, {"cid": self.sender}).fetchone()
+                if (row[1] if row else 0) != expected_seq:
+                    raise Conflict()
+            for statement in self.sql.forget:
+                self._run(cur, statement, {"cid": self.sender})
+            values = {"cid": self.sender, "now": now_utc(), "reason": reason, "actor": actor}
+            self._run(cur, self.sql.tombstone, dict(values))
+            self._run(cur, self.sql.audit, values)
+            self._remember(cur, message_id, reply_list or [])
 
-    def remember_replies(self, message_id: str | None, reply_list: list) -> None:
-        """Keep the replies to a message id (idempotent retries) without touching the log."""
-        if message_id:
-            self.conn.execute(insert(replies).values(conversation_id=self.sender, message_id=message_id,
-                                                     replies=dumps(reply_list)))
+    def _remember(self, cur, message_id: str | None, reply_list: list) -> None:
+        if message_id:  # the same id stored meanwhile (a retry raced this one): IntegrityError, Conflict
+            self._run(cur, self.sql.add_reply, {"cid": self.sender, "mid": message_id, "replies": dumps(reply_list)})
 
-    def delete(self, reason: str, actor: str = "patient") -> None:
-        """Remove the conversation's events, answers and contact details; leave a tombstone."""
-        for table, column in ((events, events.c.conversation_id), (replies, replies.c.conversation_id),
-                              (conversations, conversations.c.id)):
-            self.conn.execute(delete(table).where(column == self.sender))
-        from bot.staff.models import forget_conversation  # full-text index rows, follow-up notes
-        forget_conversation(self.conn, self.sender)
-        self.conn.execute(insert(tombstones).values(conversation_id=self.sender, deleted_at=now_utc(), reason=reason))
-        self.conn.execute(insert(audit).values(at=now_utc(), actor=actor, action="delete_conversation",
-                                               target=self.sender, detail=reason))
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        """A write transaction (SQLite: BEGIN IMMEDIATE, waiting up to the busy timeout, retried;
+        PostgreSQL: row locks waited for up to the same timeout); committed whole or not at all."""
+        delay = 0.05
+        store = self.store
+        for attempt in range(store.retries + 1):
+            cur = self.raw.cursor()
+            try:
+                if store.sqlite:
+                    cur.execute("BEGIN IMMEDIATE")
+                else:
+                    cur.execute(f"SET LOCAL lock_timeout = {int(store.busy_timeout_ms)}")
+                break
+            except self.dbapi.OperationalError as exc:
+                cur.close()
+                self._rollback()
+                if attempt == store.retries:
+                    raise StoreBusy("the database is busy or unreachable") from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        try:
+            yield cur
+            self.raw.commit()
+        except self.dbapi.IntegrityError as exc:
+            self._rollback()
+            raise Conflict() from exc
+        except self.dbapi.Error as exc:
+            self._rollback()
+            raise StoreBusy("the database failed during the turn") from exc
+        except BaseException:
+            self._rollback()
+            raise
+        finally:
+            cur.close()
+
+    def _rollback(self) -> None:
+        try:
+            self.raw.rollback()
+        except self.dbapi.Error:
+            self.raw.invalidate()  # a broken connection: the pool opens a new one
 
 
 def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:

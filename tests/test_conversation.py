@@ -411,7 +411,8 @@ def test_delete_my_answers_confirmed_by_the_button(patient, store):
     tombstones = store.tombstones(patient.sender)
     assert len(tombstones) == 1
     assert set(tombstones[0]) == {"id", "conversation_id", "deleted_at", "reason"}
-    assert "54" not in str(tombstones[0]) and "diffuse" not in str(tombstones[0]).lower()
+    kept = str({k: v for k, v in tombstones[0].items() if k != "deleted_at"})  # (a time's digits may hold 54)
+    assert "54" not in kept and "diffuse" not in kept.lower()
 
 
 def test_delete_my_answers_confirmed_in_words(patient, store):

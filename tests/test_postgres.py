@@ -277,7 +277,7 @@ def test_hostile_input_on_postgresql(app, store, patient, name, body):
 
 def test_a_conversation_lock_held_elsewhere_is_a_503_within_seconds(postgres_url, patient):  # noqa: F811
     """As the SQLite test with a held write lock: another process holds this conversation's
-    lock (a stuck turn); a store with a short busy timeout must give up (503, nothing stored)
+    row lock (a turn stuck in its write); a store with a short busy timeout must give up (503, nothing stored)
     rather than hang the worker until the lock is released."""
     own = pg_app(postgres_url)
     own.extensions["prescreen"].store = Store(postgres_url, retries=1, busy_timeout_ms=200)
@@ -287,7 +287,9 @@ def test_a_conversation_lock_held_elsewhere_is_a_503_within_seconds(postgres_url
     admin = admin_engine(postgres_url)
     conn = admin.connect()
     trans = conn.begin()
-    conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:id, 0))"), {"id": patient.sender})
+    # a turn stuck in its write transaction holds the conversation's row
+    locked = conn.execute(text("SELECT id FROM conversations WHERE id = :id FOR UPDATE"), {"id": patient.sender})
+    assert locked.scalar() == patient.sender
     outcome = {}
 
     def send():

@@ -249,3 +249,35 @@ def test_a_real_threaded_server(db):
     finally:
         server.shutdown()
         store_of(app).engine.dispose()
+
+
+def test_a_turn_stored_while_another_ran_makes_that_one_run_again_on_the_new_state(db):
+    """Turns run without a lock and store only if nothing came in between: a second message of
+    the same patient stored while the first was still running makes the first run again, on
+    the state after the second (so each answer goes to the next question, none is lost)."""
+    app = make_app(db)
+    conversations = app.extensions["prescreen"]
+    store = store_of(app)
+    patient = Patient(app.test_client())
+    patient.start()
+    answer_until(patient, "hiv")
+    engine = conversations.engine
+    handle, runs = engine.handle, []
+
+    def handle_with_a_message_in_between(sender, text, state, metadata=None, now=None):
+        runs.append(text)
+        if len(runs) == 1:   # while "first" runs, the patient's other message is stored
+            assert conversations.message(sender, "no", {"message_id": "in-between"})
+        return handle(sender, text, state, metadata, now)
+
+    engine.handle = handle_with_a_message_in_between
+    replies = conversations.message(patient.sender, "no", {"message_id": "first"})
+    engine.handle = handle
+    assert runs == ["no", "no", "no"]   # first, the one in between, first again
+    events = store.events(patient.sender)
+    assert [e.get("message_id") for e in user_events(events)][-2:] == ["in-between", "first"]
+    answered = [e["name"] for e in events if e.get("event") == "slot" and isinstance(e.get("value"), dict)]
+    assert answered[-2:] == ["hiv", "hepatitis_b"]
+    assert seqs(store, patient.sender) == list(range(1, len(events) + 1))
+    assert "hepatitis C" in " ".join(r.get("text", "") for r in replies)
+    store.engine.dispose()

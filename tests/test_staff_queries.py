@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import insert, select
 
-from bot.staff.models import create_schema, forget_conversation, index_events, transcript_index
+from bot.staff.models import create_schema, transcript_index, transcript_lines
 from bot.staff.queries import Filters, counts, list_page
 from bot.store import Store, conversations
 
@@ -63,7 +63,8 @@ def put(store, rows, said: dict[str, list[str]] | None = None):
     with store.engine.begin() as conn:
         conn.execute(insert(conversations), rows)
         for ident, texts in (said or {}).items():
-            index_events(conn, ident, [{"event": "user", "text": t} for t in texts])
+            words = transcript_lines([{"event": "user", "text": t} for t in texts])
+            conn.execute(insert(transcript_index).values(conversation_id=ident, text=words))
 
 
 def page(store, filters=Filters(), number=1, per_page=50):
@@ -191,10 +192,15 @@ def test_search_shows_the_matching_message(mixed):
 
 
 def test_a_conversation_is_one_document_growing_turn_by_turn(store):
-    put(store, [row("g", BASE)], said={"g": ["first  words\nsplit"]})
-    with store.engine.begin() as conn:
-        index_events(conn, "g", [{"event": "user", "text": "later words"}, {"event": "bot", "text": "bot words"},
-                                 {"event": "user", "text": "/affirm"}])
+    """The store's turns append the patient's words (not the bot's, not bare payloads) to one document."""
+    first = [{"event": "user", "text": "first  words\nsplit"}, {"event": "bot", "text": "hello"}]
+    later = [{"event": "user", "text": "later words"}, {"event": "bot", "text": "bot words"},
+             {"event": "user", "text": "/affirm"}]
+    summary = {"current_question": "age", "contact_requested": False}
+    with store.session("g") as session:
+        session.save(0, first, summary, "T", None, [], "{}")
+    with store.session("g") as session:
+        session.save(len(first), later, summary, "T", None, [], "{}")
     with store.engine.connect() as conn:
         docs = conn.execute(select(transcript_index.c.conversation_id, transcript_index.c.text)).all()
     assert docs == [("g", "first words split\nlater words")]
@@ -203,9 +209,8 @@ def test_a_conversation_is_one_document_growing_turn_by_turn(store):
 
 
 def test_forgetting_a_conversation_removes_it_from_the_search(mixed):
-    with mixed.engine.begin() as conn:
-        forget_conversation(conn, "c2")
-        conn.execute(conversations.delete().where(conversations.c.id == "c2"))
+    with mixed.session("c2") as session:
+        session.delete("test")
     assert ids(page(mixed, Filters(query="ulcer"))) == ["c3"]
     with mixed.engine.connect() as conn:
         assert conn.execute(select(transcript_index).where(transcript_index.c.conversation_id == "c2")).all() == []
@@ -224,18 +229,19 @@ def test_button_payloads_are_indexed_as_their_words(store):
 
 def test_index_is_built_from_the_event_log_of_an_older_database(tmp_path):
     """A database that had conversations before the staff screens gets its index on first start."""
-    from bot.staff import models
+    from sqlalchemy import create_engine
     from bot.store import events
     import json
 
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    store = Store(url)
-    with store.engine.begin() as conn:
+    old = create_engine(url)   # the store's tables only, as before the staff screens existed
+    with old.begin() as conn:
+        conversations.create(conn)
+        events.create(conn)
         conn.execute(insert(conversations), [row("old", BASE)])
         conn.execute(insert(events), [{"conversation_id": "old", "seq": 1, "timestamp": 1.0, "type": "user",
                                        "data": json.dumps({"event": "user", "text": "my fingertips hurt"})}])
-        conn.exec_driver_sql("DROP TABLE IF EXISTS transcript_fts")
-        conn.execute(transcript_index.delete())
-    models._ready.clear()
-    create_schema(store.engine)
+    old.dispose()
+    store = Store(url)
     assert ids(page(store, Filters(query="fingertips"))) == ["old"]
+    store.engine.dispose()

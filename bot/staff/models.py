@@ -13,11 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import weakref
 from typing import Any, Iterable
 
 from sqlalchemy import (Boolean, Column, DateTime, Index, Integer, String, Text, Table, UniqueConstraint, delete,
-                        bindparam, insert, inspect, select, text, update)
+                        insert, inspect, select, text)
 from sqlalchemy.engine import Connection, Engine
 
 from bot.store import conversations, events, metadata
@@ -102,9 +101,6 @@ _POSTGRES_FTS = (
     f"CREATE INDEX IF NOT EXISTS ix_transcript_index_tsv ON transcript_index USING gin ({PG_DOCUMENT})",
 )
 
-_ready: "weakref.WeakSet[Engine]" = weakref.WeakSet()   # engines whose database has the schema
-
-
 def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -125,7 +121,6 @@ def create_schema(bind: Engine | Connection) -> None:
     if isinstance(bind, Engine):
         with bind.begin() as conn:
             _create(conn)
-        _ready.add(bind)      # committed: later turns need not check again
     else:
         _create(bind)
 
@@ -146,13 +141,6 @@ def _create(conn: Connection) -> None:
             rebuild_index(conn)
     elif dialect == "sqlite" and not had_fts:
         conn.exec_driver_sql("INSERT INTO transcript_fts(transcript_fts) VALUES ('rebuild')")
-
-
-def ensure_schema(conn: Connection) -> None:
-    """The schema inside this transaction: a set lookup once create_schema(engine) has run
-    (staff.init_app and the CLI run it); a Store used on its own gets the tables here."""
-    if conn.engine not in _ready:
-        _create(conn)
 
 
 # -- the transcript index ---------------------------------------------------------
@@ -199,35 +187,16 @@ def _one_line(words: str) -> str:
     return " ".join(encodable(words).split())
 
 
-# built once: a turn runs them every time
-_APPEND_WORDS = update(transcript_index).where(transcript_index.c.conversation_id == bindparam("cid")) \
-    .values(text=transcript_index.c.text + "\n" + bindparam("added", type_=Text))
-_NEW_DOCUMENT = insert(transcript_index)
-
-
-def index_events(conn: Connection, sender: str, new_events: Iterable[dict[str, Any]]) -> None:
-    """Add the patient's words in these new events to the conversation's full-text document
-    (inside the turn's transaction, which holds the conversation's lock)."""
+def transcript_lines(new_events: Iterable[dict[str, Any]]) -> str:
+    """The patient's words in these events for the conversation's full-text document, one message
+    a line ("" when there are none); the store appends them in the turn's transaction."""
     lines = []
     for event in new_events:
-        if event.get("event") == "user":
-            words = searchable_text(event)
-            line = _one_line(words) if words else ""
-            if line:
-                lines.append(line)
-    if not lines:
-        return
-    ensure_schema(conn)
-    added = "\n".join(lines)
-    if not conn.execute(_APPEND_WORDS, {"cid": sender, "added": added}).rowcount:
-        conn.execute(_NEW_DOCUMENT, {"conversation_id": sender, "text": added})
-
-
-def forget_conversation(conn: Connection, sender: str) -> None:
-    """Delete a conversation's index rows and follow-up notes (the patient's deletion)."""
-    ensure_schema(conn)
-    conn.execute(delete(transcript_index).where(transcript_index.c.conversation_id == sender))
-    conn.execute(delete(followups).where(followups.c.conversation_id == sender))
+        words = searchable_text(event)
+        line = _one_line(words) if words else ""
+        if line:
+            lines.append(line)
+    return "\n".join(lines)
 
 
 def rebuild_index(conn: Connection, batch: int = 20000) -> int:
