@@ -98,6 +98,17 @@ def _verdict(kind: str, crit: Criterion, trial: Trial, answers: Mapping[str, Any
     return Verdict.FAIL, None, reasons.fail, used
 
 
+def rules_out(trial: Trial, answers: Mapping[str, Any]) -> bool:
+    """Whether any criterion fails on these answers (as `evaluate` would say), without building
+    the result: the form asks this after every answer."""
+    for kind, crit in trial.criteria():   # as _verdict: washouts never fail, nor what staff must judge
+        if crit.washout is None and crit.patient_can_judge:
+            truth = trial.conditions[crit.id].evaluate(answers)
+            if truth is not None and truth is (kind == "exclusion"):
+                return True
+    return False
+
+
 def outcome_of(verdicts: Iterable[Verdict]) -> Outcome:
     """Outcome precedence: any fail, then any unknown, then any wait."""
     verdicts = set(verdicts)

@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
-from actions.evaluator import Verdict, evaluate
+from actions.evaluator import evaluate, rules_out
 from actions.trial import Question, Trial
 
 
@@ -54,33 +54,37 @@ def estimates(trial: Trial, slots: Mapping[str, Any]) -> list[str]:
             for a in s.answer.get("answers", {})]
 
 
-def has_fail(trial: Trial, answers: Mapping[str, Any], today: dt.date) -> bool:
-    """Whether these answers already rule the person out."""
-    result = evaluate(trial, answers, today)
-    return any(c["verdict"] == Verdict.FAIL.value for c in result["criteria"])
+@dataclass(frozen=True)
+class Plan:
+    """Where the form stands: the questions answered so far that apply, then the next one to ask."""
+
+    required: list[str]
+    next: str | None
 
 
-def next_question(trial: Trial, slots: Mapping[str, Any], today: dt.date) -> str | None:
-    """The first question that applies and is not answered yet; None when done.
+def plan(trial: Trial, slots: Mapping[str, Any]) -> Plan:
+    """The form's plan for these answers, in one pass over the questions.
 
-    Unless the trial asks every question, the form is done as soon as the
-    answers rule the person out: the outcome can no longer become eligible.
+    The next question is the first that applies and is not answered yet; None
+    when there is none, and also (unless the trial asks every question) as soon
+    as the answers rule the person out: the outcome can no longer become eligible.
     """
-    if not trial.model.ask_every_question and has_fail(trial, merged_answers(trial, slots), today):
-        return None
-    for step in walk(trial, slots):
-        if step.applies is True and step.answer is None:
-            return step.question.id
-    return None
-
-
-def required_questions(trial: Trial, slots: Mapping[str, Any], today: dt.date,
-                       nxt: str | None | object = ...) -> list[str]:
-    """The questions answered so far that apply, then the next one to ask (if any)."""
-    done = [s.question.id for s in walk(trial, slots) if s.applies is True and s.answer is not None]
-    if nxt is ...:
-        nxt = next_question(trial, slots, today)
-    return done + ([nxt] if nxt else [])
+    answers: dict[str, Any] = {}
+    done: list[str] = []
+    first_open = None
+    for q in trial.questions:
+        cond = trial.ask_if.get(q.id)
+        if cond is not None and cond.evaluate(answers) is not True:
+            continue
+        value = slots.get(q.id)
+        if isinstance(value, dict):
+            done.append(q.id)
+            answers.update(value.get("answers", {}))
+        elif first_open is None:
+            first_open = q.id
+    if first_open is not None and not trial.model.ask_every_question and rules_out(trial, answers):
+        first_open = None
+    return Plan(done + ([first_open] if first_open else []), first_open)
 
 
 def progress(trial: Trial, slots: Mapping[str, Any], question_id: str) -> tuple[int, int]:

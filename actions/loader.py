@@ -1,7 +1,9 @@
-"""Which trial the actions serve: the file named by PRESCREEN_CRITERIA.
+"""Which trial the actions serve.
 
-The action server and the in-process runner both call `current_trial()`; it
-reloads the file only when its path or modification time changes.
+In process, the runner hands the actions the trial the app loaded (so the
+app and its actions never disagree). On the action server it is the file
+named by PRESCREEN_CRITERIA (default criteria.yaml), reloaded only when its
+path or modification time changes.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ from actions.trial import Trial, load_trial
 
 _lock = threading.Lock()
 _cache: dict[str, tuple[float, Trial]] = {}
-criteria_path: contextvars.ContextVar[str | None] = contextvars.ContextVar("criteria_path", default=None)
+serving: contextvars.ContextVar[Trial | None] = contextvars.ContextVar("serving", default=None)
 
 
 def current_trial() -> Trial:
-    """The trial the running call is for: the in-process runner names its file;
-    on the action server it is PRESCREEN_CRITERIA (default criteria.yaml)."""
-    path = os.path.abspath(criteria_path.get() or os.environ.get("PRESCREEN_CRITERIA", "criteria.yaml"))
+    """The trial the running call is for."""
+    trial = serving.get()
+    if trial is not None:
+        return trial
+    path = os.path.abspath(os.environ.get("PRESCREEN_CRITERIA", "criteria.yaml"))
     mtime = os.stat(path).st_mtime
     cached = _cache.get(path)
     if cached and cached[0] == mtime:

@@ -135,18 +135,9 @@ class ActionContinue(Action):
         return [FollowupAction("action_study_status"), FollowupAction("prescreen_form")]
 
 
-def _plan(tracker: Tracker) -> tuple[List[Text], Text | None]:
-    """(required questions, next question) for the tracker's answers; kept on the tracker,
-    which rasa-sdk asks several times in one call with the same answers."""
-    trial = current_trial()
-    key = tuple((q.id, repr(tracker.slots.get(q.id))) for q in trial.questions)
-    memo = tracker.__dict__.get("_prescreen_plan")
-    if memo is None or memo[0] != key:
-        today = site_today(tracker, trial)
-        nxt = form.next_question(trial, tracker.slots, today)
-        memo = (key, (form.required_questions(trial, tracker.slots, today, nxt), nxt))
-        tracker.__dict__["_prescreen_plan"] = memo
-    return memo[1]
+def _plan(tracker: Tracker) -> form.Plan:
+    """The form's plan for the tracker's answers (one pass; rasa-sdk asks for it several times a call)."""
+    return form.plan(current_trial(), tracker.slots)
 
 
 class ValidatePrescreenForm(FormValidationAction):
@@ -157,11 +148,11 @@ class ValidatePrescreenForm(FormValidationAction):
 
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> List[Text]:
-        return _plan(tracker)[0]
+        return _plan(tracker).required
 
     async def next_requested_slot(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: DomainDict) -> EventType:
-        return SlotSet("requested_slot", _plan(tracker)[1])
+        return SlotSet("requested_slot", _plan(tracker).next)
 
     async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> List[EventType]:

@@ -1,5 +1,6 @@
 -- wrk script: each connection is its own patient, answering a whole prescreen
--- and starting a new conversation (a new sender) when it ends.
+-- and starting a new conversation (a new sender) when it ends. The script's state
+-- is per thread: run wrk with as many threads as connections (-t N -c N).
 local messages = {
   "hi", "/affirm", "54", "CREST", "yes", "lung fibrosis", "None of these", "no", "no", "no", "no", "no",
   "never", "never", "never", "in August", "no", "Doesn't apply to me",

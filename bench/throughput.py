@@ -58,7 +58,9 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def wrk(port: int, connections: int, seconds: int) -> dict:
-    done = subprocess.run(["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d", f"{seconds}s",
+    # one thread per connection: wrk's script state is per thread, so each connection is one
+    # patient whose messages go one after another (never two of one patient at once)
+    done = subprocess.run(["wrk", "-t", str(connections), "-c", str(connections), "-d", f"{seconds}s",
                            "--timeout", "10s", "--latency", "-s", str(ROOT / "bench" / "patients.lua"),
                            f"http://127.0.0.1:{port}"], capture_output=True, text=True)
     if done.returncode != 0 or "Requests/sec" not in done.stdout:

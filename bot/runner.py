@@ -12,18 +12,22 @@ import requests
 import rasa_sdk
 from rasa_sdk.executor import ActionExecutor
 
+from actions.loader import serving
+from actions.trial import Trial, load_trial
+
 
 class ActionServerError(Exception):
     """The actions could not run (server down, slow, or refusing the call)."""
 
 
 class InProcessRunner:
-    """Runs the `actions` package with rasa-sdk's ActionExecutor in this process."""
+    """Runs the `actions` package with rasa-sdk's ActionExecutor in this process, for
+    `trial` (the Trial the app loaded, or the path of a criteria file)."""
 
-    def __init__(self, criteria: str | None = None, package: str = "actions") -> None:
+    def __init__(self, trial: Trial | str, package: str = "actions") -> None:
         self.executor = ActionExecutor()
         self.executor.register_package(package)
-        self.criteria = criteria
+        self.trial = load_trial(trial) if isinstance(trial, str) else trial
         self._local = threading.local()
 
     def _loop(self) -> asyncio.AbstractEventLoop:
@@ -43,14 +47,13 @@ class InProcessRunner:
             return pool.submit(self._run, call).result()
 
     def _run(self, call: dict[str, Any]) -> dict[str, Any]:
-        from actions.loader import criteria_path
-        token = criteria_path.set(self.criteria)
+        token = serving.set(self.trial)
         try:
             result = self._loop().run_until_complete(self.executor.run(call))
         except Exception as exc:  # the HTTP server maps these to 400/404/449/500
             raise ActionServerError(f"action {call.get('next_action')!r} failed: {type(exc).__name__}") from exc
         finally:
-            criteria_path.reset(token)
+            serving.reset(token)
         return result.model_dump() if result is not None else {"events": [], "responses": []}
 
 

@@ -159,3 +159,32 @@ def patient_intent(app, sender: str) -> str | None:
     events = store_of(app).events(sender)
     user = [e for e in events if e.get("event") == "user"]
     return user[-1]["parse_data"]["intent"]["name"] if user else None
+
+
+def answer_values(spec):
+    """Values an answer of this type can hold (and None: "don't know")."""
+    if spec.type == "integer":
+        return st.one_of(st.none(), st.integers(min_value=spec.min or 0, max_value=spec.max or 120))
+    if spec.type == "boolean":
+        return st.one_of(st.none(), st.booleans())
+    if spec.type == "choice":
+        return st.one_of(st.none(), st.sampled_from(spec.values))
+    return st.one_of(st.none(), st.sampled_from(["never", "current", "not_recent"]),
+                     st.dates(min_value=dt.date(2020, 1, 1), max_value=dt.date(2027, 12, 31)).map(dt.date.isoformat))
+
+
+@pytest.mark.parametrize("trial_name", sorted(TRIALS))
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), today=st.dates(min_value=dt.date(2024, 1, 1), max_value=dt.date(2027, 12, 31)))
+def test_the_forms_quick_rule_out_check_agrees_with_the_evaluator(trial_name, data, today):
+    """The form stops early on `rules_out` (no result built): it must say exactly what the
+    evaluator's verdicts say, for any answers, some not asked, some unknown."""
+    from actions.evaluator import evaluate, rules_out
+    trial = TRIALS[trial_name]
+    answers = {}
+    for answer_id, spec in trial.answers.items():
+        if data.draw(st.booleans(), label=f"{answer_id} asked"):
+            answers[answer_id] = data.draw(answer_values(spec), label=answer_id)
+    verdicts = [c["verdict"] for c in evaluate(trial, answers, today)["criteria"]]
+    event(f"rules out: {'fail' in verdicts}")
+    assert rules_out(trial, answers) == ("fail" in verdicts)
