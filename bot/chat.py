@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 from bot.conversation import Conversations, valid_sender
 from bot.nlu import clean_text
 from bot.runner import ActionServerError
-from bot.store import StoreBusy
+from bot.store import StoreBusy, dumps
 
 bp = Blueprint("chat", __name__)
 log = logging.getLogger("prescreen.chat")
@@ -59,7 +59,7 @@ def webhook():
         log.warning("turn rolled back: %s", type(exc).__name__)
         return _error(RETRY_MESSAGE, 503, retry=True)
     log.info("turn sender=%s ms=%.1f", sender[:12], (time.perf_counter() - started) * 1000)
-    return jsonify(replies)
+    return current_app.response_class(dumps(replies), mimetype="application/json")
 
 
 @bp.get("/health")

@@ -10,7 +10,6 @@ the store loads and saves the events, the runner runs the custom actions.
 from __future__ import annotations
 
 import copy
-import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 from bot.dialogue import Dialogue, Rule
 from bot.nlu import NLU
 from bot.runner import SDK_VERSION
+from bot.store import dumps, loads
 
 LISTEN = "action_listen"
 
@@ -57,7 +57,6 @@ class State:
 
     def to_json(self) -> str:
         """The state to store beside the log (everything but the events)."""
-        from bot.store import dumps
         return dumps({"slots": self.slots, "active_loop": self.active_loop,
                       "latest_message": self.latest_message, "latest_action": self.latest_action,
                       "latest_bot_action": self.latest_bot_action})
@@ -88,7 +87,7 @@ def replay(dialogue: Dialogue, events: list[dict[str, Any]]) -> State:
 
 def restore(dialogue: Dialogue, snapshot: str) -> State:
     """The state from a stored snapshot (State.to_json); its event list starts empty."""
-    data = json.loads(snapshot)
+    data = loads(snapshot)
     state = initial_state(dialogue)
     state.slots.update(data.get("slots") or {})
     state.active_loop = data.get("active_loop")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from typing import Any
+from typing import Any, Coroutine
 
 import requests
 import rasa_sdk
@@ -49,12 +49,51 @@ class InProcessRunner:
     def _run(self, call: dict[str, Any]) -> dict[str, Any]:
         token = serving.set(self.trial)
         try:
-            result = self._loop().run_until_complete(self.executor.run(call))
+            result = self._complete(self.executor.run(call))
         except Exception as exc:  # the HTTP server maps these to 400/404/449/500
             raise ActionServerError(f"action {call.get('next_action')!r} failed: {type(exc).__name__}") from exc
         finally:
             serving.reset(token)
         return result.model_dump() if result is not None else {"events": [], "responses": []}
+
+    def _complete(self, coro: Coroutine) -> Any:
+        """Run the executor's coroutine to its end. The actions never wait on anything, so one
+        step finishes it, without the event loop's scheduling (a tenth of an action call);
+        a coroutine that does wait is finished by this thread's event loop."""
+        loop = self._loop()
+        asyncio._set_running_loop(loop)  # an action that waits makes its futures on this loop
+        try:
+            pending = coro.send(None)
+        except StopIteration as done:
+            return done.value
+        finally:
+            asyncio._set_running_loop(None)
+        return loop.run_until_complete(_resume(coro, pending))
+
+
+async def _resume(coro: Coroutine, pending: Any) -> Any:
+    return await _Stepped(coro, pending)
+
+
+class _Stepped:
+    """Awaiting it goes on with a coroutine stepped by hand up to `pending` (what it waits for)."""
+
+    def __init__(self, coro: Coroutine, pending: Any) -> None:
+        self.coro, self.pending = coro, pending
+
+    def __await__(self):
+        pending = self.pending
+        while True:
+            try:
+                value = yield pending
+            except BaseException as exc:  # the task cancelled, or the awaited future failed
+                resume, arg = self.coro.throw, exc
+            else:
+                resume, arg = self.coro.send, value
+            try:
+                pending = resume(arg)
+            except StopIteration as done:
+                return done.value
 
 
 class HttpRunner:

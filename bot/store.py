@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+import orjson
 from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, Float, Integer, MetaData, String, Table, Text,
                         UniqueConstraint, bindparam, create_engine, delete, event, insert, select, text, update)
 from sqlalchemy.engine import Connection, Engine
@@ -85,13 +86,20 @@ audit = Table(
 
 
 def dumps(value: Any) -> str:
-    """JSON for a text column: UTF-8 as is, but \\u escapes when a lone surrogate could not be stored."""
-    text_ = json.dumps(value, ensure_ascii=False)
+    """JSON for a text column (orjson: UTF-8 as is). A lone surrogate, which UTF-8 cannot hold,
+    or anything else orjson refuses goes through json with \\u escapes."""
     try:
-        text_.encode("utf-8")
-    except UnicodeEncodeError:
+        return orjson.dumps(value).decode()
+    except TypeError:
         return json.dumps(value)
-    return text_
+
+
+def loads(text: str | bytes) -> Any:
+    """Stored JSON back (json for what only it wrote: \\u escapes of lone surrogates)."""
+    try:
+        return orjson.loads(text)
+    except ValueError:
+        return json.loads(text)
 
 
 class StoreBusy(Exception):
@@ -173,7 +181,7 @@ class Store:
         """The conversation's event log, in order."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(events.c.data).where(events.c.conversation_id == sender).order_by(events.c.seq))
-            return [json.loads(r[0]) for r in rows]
+            return [loads(r[0]) for r in rows]
 
     def conversation(self, sender: str) -> dict[str, Any] | None:
         """The conversation's summary row."""
@@ -316,11 +324,11 @@ class Session:
             if message_id:
                 row = self._run(cur, self.sql.read_reply, {"cid": self.sender, "mid": message_id}).fetchone()
                 if row:
-                    return Seen(json.loads(row[0]))
+                    return Seen(loads(row[0]))
             row = self._run(cur, self.sql.read_state, {"cid": self.sender}).fetchone()
             seen = Seen(None, row[0], row[1]) if row else Seen(None)
             if seen.last_seq and seen.state is None:  # stored before snapshots: the log
-                seen.events = [json.loads(r[0]) for r in self._run(cur, self.sql.read_events, {"cid": self.sender})]
+                seen.events = [loads(r[0]) for r in self._run(cur, self.sql.read_events, {"cid": self.sender})]
             return seen
         except self.dbapi.Error as exc:
             self._rollback()
