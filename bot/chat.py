@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 from bot.conversation import Conversations, valid_sender
 from bot.nlu import clean_text
 from bot.runner import ActionServerError
-from bot.store import StoreBusy, dumps
+from bot.store import StoreBusy, dumps, loads
 
 bp = Blueprint("chat", __name__)
 log = logging.getLogger("prescreen.chat")
@@ -25,10 +25,12 @@ def _error(message: str, status: int, **extra):
 @bp.post("/webhooks/rest/webhook")
 def webhook():
     """Rasa REST channel: {"sender", "message", "metadata"} -> list of replies."""
-    try:
-        data = request.get_json(silent=True)
-    except RecursionError:  # absurdly deep nesting
-        data = None
+    data = None
+    if request.is_json:  # as request.get_json(silent=True), with orjson
+        try:
+            data = loads(request.get_data(cache=True))
+        except (ValueError, RecursionError):  # not JSON, or absurdly deep nesting
+            data = None
     if not isinstance(data, dict):
         return _error("The body must be a JSON object with 'sender' and 'message'.", 400)
     sender, message = data.get("sender"), data.get("message")

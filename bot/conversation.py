@@ -18,7 +18,7 @@ def valid_sender(sender: Any) -> bool:
     return isinstance(sender, str) and SENDER_RE.fullmatch(sender) is not None
 
 
-def summary_of(turn: Turn, trial: Trial) -> dict[str, Any]:
+def summary_of(turn: Turn, contact_before: bool) -> dict[str, Any]:
     """The summary-row fields this turn changes.
 
     The outcome is the latest result given: a result stays the conversation's
@@ -27,8 +27,9 @@ def summary_of(turn: Turn, trial: Trial) -> dict[str, Any]:
     state = turn.state
     summary: dict[str, Any] = {
         "current_question": state.slots.get("requested_slot") if state.active_loop == "prescreen_form" else None,
-        "contact_requested": bool(state.slots.get("contact_requested")),
     }
+    if bool(state.slots.get("contact_requested")) != contact_before:
+        summary["contact_requested"] = bool(state.slots.get("contact_requested"))
     results = [e["data"]["custom"]["prescreen_result"] for e in turn.events
                if e.get("event") == "bot" and "prescreen_result" in (e.get("data") or {}).get("custom", {})]
     if results:
@@ -75,13 +76,14 @@ class Conversations:
                     state = restore(self.engine.dialogue, seen.state)
                 else:  # a new conversation, or one stored before snapshots: rebuild from the log
                     state = replay(self.engine.dialogue, seen.events) if seen.last_seq else None
+                contact_before = bool(state and state.slots.get("contact_requested"))
                 turn = self.engine.handle(sender, text, state, metadata)
                 try:
                     if turn.delete:
                         session.delete("patient asked to delete their answers", expected_seq=seen.last_seq,
                                        message_id=message_id, reply_list=turn.messages)
                     else:
-                        session.save(seen.last_seq, turn.events, summary_of(turn, self.trial), self.trial.id,
+                        session.save(seen.last_seq, turn.events, summary_of(turn, contact_before), self.trial.id,
                                      message_id, turn.messages, turn.state.to_json())
                 except Conflict:  # another turn of this conversation was stored meanwhile
                     continue

@@ -33,7 +33,13 @@ def _flag(value: str | None) -> bool | None:
 
 
 class SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, with Secure decided per request when not configured."""
+    """Flask's signed-cookie sessions, with Secure decided per request when not configured.
+    The patients' chat endpoint has no session (it would only cost time on every message)."""
+
+    def open_session(self, app: Flask, request_):
+        if request_.path.startswith("/webhooks/"):
+            return None  # Flask gives a null session: nothing read, nothing written
+        return super().open_session(app, request_)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         configured = app.config.get("SESSION_COOKIE_SECURE")

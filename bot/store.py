@@ -276,12 +276,8 @@ class _Statements:
         self.read_state = _Sql(dialect, "SELECT state, last_seq FROM conversations WHERE id = :cid")
         self.read_events = _Sql(dialect, "SELECT data FROM events WHERE conversation_id = :cid ORDER BY seq")
 
-        def update(fields):  # the summary row, only if no other turn was stored since it was read
-            sets = ", ".join(f"{f} = :{f}" for f in fields)
-            return _Sql(dialect, f"UPDATE conversations SET {sets}, last_activity = :now, last_seq = :seq,"
-                                 f" turns = turns + 1, state = :state WHERE id = :cid AND last_seq = :expected", types)
-        self.update = update(SUMMARY_FIELDS)
-        self.update_with_result = update(summary)
+        self._dialect, self._types = dialect, types
+        self._updates: dict[tuple[str, ...], _Sql] = {}
         self.new_conversation = _Sql(
             dialect, f"INSERT INTO conversations (id, trial_id, started_at, last_activity, turns, last_seq, status, "
                      f"state, {', '.join(summary)}) VALUES (:cid, :trial_id, :now, :now, 1, :seq, 'new', :state, "
@@ -301,6 +297,20 @@ class _Statements:
                                        " VALUES (:cid, :now, :reason)", {"now": tombstones.c.deleted_at})
         self.audit = _Sql(dialect, "INSERT INTO audit (at, actor, action, target, detail)"
                                    " VALUES (:now, :actor, 'delete_conversation', :cid, :reason)", {"now": audit.c.at})
+
+
+    def update(self, fields: tuple[str, ...]) -> _Sql:
+        """The summary row's update setting these fields, only if no other turn was stored since
+        it was read. Only the fields the turn changed: on SQLite an indexed column in the SET list
+        rewrites its index entries even when its value stays the same."""
+        statement = self._updates.get(fields)
+        if statement is None:
+            sets = "".join(f"{f} = :{f}, " for f in fields)
+            statement = self._updates[fields] = _Sql(
+                self._dialect, f"UPDATE conversations SET {sets}last_activity = :now, last_seq = :seq,"
+                               f" turns = turns + 1, state = :state WHERE id = :cid AND last_seq = :expected",
+                self._types)
+        return statement
 
 
 class Session:
@@ -338,19 +348,18 @@ class Session:
 
     def save(self, expected_seq: int, new_events: list[dict[str, Any]], summary: dict[str, Any], trial_id: str,
              message_id: str | None, reply_list: list, state: str) -> None:
-        """Append the turn's events, update the summary row, remember the replies to the message id."""
+        """Append the turn's events, set the summary fields the turn changed (`summary`, some of
+        SUMMARY_FIELDS + RESULT_FIELDS), remember the replies to the message id."""
         from bot.staff.models import transcript_lines
         with self._write() as cur:
             values = {f: summary.get(f) for f in SUMMARY_FIELDS + RESULT_FIELDS}
-            seq = expected_seq + len(new_events)
-            values.update(cid=self.sender, now=now_utc(), seq=seq, state=state, expected=expected_seq,
-                          trial_id=trial_id, completed=bool(summary.get("completed")))
+            values.update(cid=self.sender, now=now_utc(), seq=expected_seq + len(new_events), state=state,
+                          expected=expected_seq, trial_id=trial_id, completed=bool(summary.get("completed")),
+                          contact_requested=bool(summary.get("contact_requested")))
             if expected_seq == 0:   # two first turns at once: the second fails on the primary key
                 self._run(cur, self.sql.new_conversation, values)
-            else:
-                statement = self.sql.update_with_result if "outcome" in summary else self.sql.update
-                if self._run(cur, statement, values).rowcount != 1:
-                    raise Conflict()
+            elif self._run(cur, self.sql.update(tuple(summary)), values).rowcount != 1:
+                raise Conflict()
             if new_events:
                 cur.executemany(self.sql.add_events.sql, [
                     {"cid": self.sender, "seq": expected_seq + i + 1, "type": e.get("event", ""), "data": dumps(e),
