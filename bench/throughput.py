@@ -1,9 +1,9 @@
 """Benchmark (b): HTTP throughput and latency at 1, 10 and 50 concurrent patients.
 
-    .venv/bin/python bench/throughput.py [--seconds 10]
+    .venv/bin/python bench/throughput.py [--seconds 10] [--database-url postgresql://...]
 
 Starts gunicorn with 2 workers (the same settings) twice: once serving the bot
-(SQLite in a temporary folder, rate limits off) and once serving a bare Flask
+(SQLite in a temporary folder unless a database URL is given; rate limits off) and once serving a bare Flask
 endpoint that only echoes the message in the same JSON shape, and drives both
 with wrk (Debian package `wrk`; bench/patients.lua gives each connection its own
 patient). Prints requests/s and latency for each, and our share of the echo's
@@ -76,11 +76,13 @@ def wrk(port: int, connections: int, seconds: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--database-url", help="the bot's database (default: SQLite in a temporary folder)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     tmp = Path(tempfile.mkdtemp())
-    env = dict(os.environ, PRESCREEN_DATABASE_URL=f"sqlite:///{tmp / 'bench.sqlite3'}", PRESCREEN_RATE_LIMITS="off",
+    env = dict(os.environ, PRESCREEN_DATABASE_URL=args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}",
+               PRESCREEN_RATE_LIMITS="off",
                PRESCREEN_CRITERIA=str(ROOT / "criteria.yaml"), PRESCREEN_SECRET_KEY="bench",
                PYTHONPATH=str(ROOT))
     results = {}
@@ -92,7 +94,8 @@ def main() -> None:
             results[name] = {c: wrk(port, c, args.seconds) for c in (1, 10, 50)}
         finally:
             stop(proc)
-    print("(b) HTTP, gunicorn -w 2, wrk (each connection one patient):")
+    database = "PostgreSQL" if env["PRESCREEN_DATABASE_URL"].startswith("postgres") else "SQLite"
+    print(f"(b) HTTP, gunicorn -w 2, {database}, wrk (each connection one patient):")
     for c in (1, 10, 50):
         bot, echo = results["bot"][c], results["echo"][c]
         print(f"    {c:2} concurrent: bot {bot['rps']:8.1f} req/s (p50 {bot['p50']}, p99 {bot['p99']}, non-2xx {bot['non2xx']})"

@@ -1,6 +1,6 @@
 """Benchmark (a): in-process turn latency over whole simulated conversations, SQLite persistence.
 
-    .venv/bin/python bench/turns.py [--conversations 200]
+    .venv/bin/python bench/turn_latency.py [--conversations 200]
 
 Prints p50 / p95 / p99 of one turn (message in -> replies out, stored), measured
 around Conversations.message, i.e. NLU, rules, form, actions, evaluator and the
