@@ -87,7 +87,13 @@ def _has(text: str, phrase: str) -> bool:
 
 
 def _has_any(text: str, phrases) -> bool:
-    return any(_has(text, p) for p in phrases)
+    """Whether any of the phrases is in the text (as `_has`), in one regular-expression search."""
+    return _alternation(tuple(phrases)).search(text) is not None
+
+
+@lru_cache(maxsize=4096)
+def _alternation(phrases: tuple[str, ...]) -> re.Pattern:
+    return re.compile(r"(?<![\w])(?:" + "|".join(re.escape(_nphrase(p)) for p in phrases) + r")(?![\w])")
 
 
 def _longest(text: str, phrases) -> int:

@@ -36,10 +36,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(app: str, env: dict, port: int) -> subprocess.Popen:
+def start_gunicorn(app: str, env: dict, port: int, log: Path) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
                              "--log-level", "warning", app], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=log.open("ab"), start_new_session=True)
     for _ in range(100):
         try:
             urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/rest/webhook",
@@ -49,7 +49,7 @@ def start_gunicorn(app: str, env: dict, port: int) -> subprocess.Popen:
         except Exception:
             time.sleep(0.2)
     proc.kill()
-    raise SystemExit(f"gunicorn did not start for {app}")
+    raise SystemExit(f"gunicorn did not start for {app}: {log.read_text()[-2000:]}")
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -88,10 +88,13 @@ def main() -> None:
     results = {}
     for name, app in (("bot", "bot:create_app()"), ("echo", "bench.echo_app:app")):
         port = free_port()
-        proc = start_gunicorn(app, env, port)
+        log = tmp / f"gunicorn-{name}.log"
+        proc = start_gunicorn(app, env, port, log)
         try:
             wrk(port, 4, 3)  # warm-up: both workers load the trial, the parsers and the database
             results[name] = {c: wrk(port, c, args.seconds) for c in (1, 10, 50)}
+        except SystemExit as failed:
+            raise SystemExit(f"{failed}\ngunicorn's log ({name}): {log.read_text()[-2000:]}")
         finally:
             stop(proc)
     database = "PostgreSQL" if env["PRESCREEN_DATABASE_URL"].startswith("postgres") else "SQLite"
