@@ -74,7 +74,6 @@ def init_app(app: Flask) -> None:
     # the action server reads its trial from its own PRESCREEN_CRITERIA: run it with the same file
     runner = HttpRunner(cfg["ACTION_ENDPOINT"], cfg["ACTION_TIMEOUT"]) if cfg["ACTION_ENDPOINT"] \
         else InProcessRunner(trial)
-    import bot.staff.models  # noqa: F401  (its tables join the store's schema)
     store = Store(cfg["DATABASE_URL"], busy_timeout_ms=cfg.get("DB_BUSY_TIMEOUT_MS", 5000))
     app.extensions["prescreen"] = Conversations(Engine(dialogue, runner), store, trial,
                                                 allow_today=bool(cfg.get("ALLOW_TODAY")))

@@ -1,9 +1,11 @@
 """The store: the append-only event log, per-conversation summaries, idempotency,
 deletion tombstones and the audit log (SQLAlchemy 2; SQLite or PostgreSQL).
 
-A turn runs inside `Store.turn(sender)`: one transaction holding the
-conversation's lock (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: a transaction
-advisory lock), committed whole or rolled back whole.
+A turn reads its conversation (`Store.session(sender).read`), runs without
+holding any lock, then writes in one short transaction (`save` / `delete`,
+SQLite: BEGIN IMMEDIATE) that checks the summary row is still at the event
+number it read; if another turn of the conversation came first, Conflict, and
+the turn runs again on the new state. Committed whole or rolled back whole.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any, Iterator
 
 import orjson
 from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, Float, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint, bindparam, create_engine, delete, event, insert, select, text, update)
+                        UniqueConstraint, create_engine, event, insert, select, text)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
@@ -271,13 +273,15 @@ class _Statements:
         c = conversations.c
         summary = SUMMARY_FIELDS + RESULT_FIELDS
         types = {**{f: c[f] for f in summary}, "now": c.last_activity}
+        self._dialect, self._types = dialect, types
+        self._updates: dict[tuple[str, ...], _Sql] = {}
         self.read_reply = _Sql(dialect, "SELECT replies FROM message_replies WHERE conversation_id = :cid"
                                         " AND message_id = :mid")
         self.read_state = _Sql(dialect, "SELECT state, last_seq FROM conversations WHERE id = :cid")
         self.read_events = _Sql(dialect, "SELECT data FROM events WHERE conversation_id = :cid ORDER BY seq")
-
-        self._dialect, self._types = dialect, types
-        self._updates: dict[tuple[str, ...], _Sql] = {}
+        # (SQLite's BEGIN IMMEDIATE already excludes every other writer)
+        self.lock_row = _Sql(dialect, "SELECT last_seq FROM conversations WHERE id = :cid"
+                                      + ("" if dialect.name == "sqlite" else " FOR UPDATE"))
         self.new_conversation = _Sql(
             dialect, f"INSERT INTO conversations (id, trial_id, started_at, last_activity, turns, last_seq, status, "
                      f"state, {', '.join(summary)}) VALUES (:cid, :trial_id, :now, :now, 1, :seq, 'new', :state, "
@@ -297,7 +301,6 @@ class _Statements:
                                        " VALUES (:cid, :now, :reason)", {"now": tombstones.c.deleted_at})
         self.audit = _Sql(dialect, "INSERT INTO audit (at, actor, action, target, detail)"
                                    " VALUES (:now, :actor, 'delete_conversation', :cid, :reason)", {"now": audit.c.at})
-
 
     def update(self, fields: tuple[str, ...]) -> _Sql:
         """The summary row's update setting these fields, only if no other turn was stored since
@@ -339,6 +342,8 @@ class Session:
             seen = Seen(None, row[0], row[1]) if row else Seen(None)
             if seen.last_seq and seen.state is None:  # stored before snapshots: the log
                 seen.events = [loads(r[0]) for r in self._run(cur, self.sql.read_events, {"cid": self.sender})]
+            if not self.store.sqlite:  # PostgreSQL began a transaction: none stays open while the turn runs
+                self.raw.rollback()
             return seen
         except self.dbapi.Error as exc:
             self._rollback()
@@ -377,8 +382,8 @@ class Session:
         the replies to message_id are kept, so that a retry does not delete (and audit) twice."""
         with self._write() as cur:
             if expected_seq is not None:
-                row = self._run(cur, self.sql.read_state, {"cid": self.sender}).fetchone()
-                if (row[1] if row else 0) != expected_seq:
+                row = self._run(cur, self.sql.lock_row, {"cid": self.sender}).fetchone()
+                if (row[0] if row else 0) != expected_seq:
                     raise Conflict()
             for statement in self.sql.forget:
                 self._run(cur, statement, {"cid": self.sender})
