@@ -54,23 +54,11 @@ def estimates(trial: Trial, slots: Mapping[str, Any]) -> list[str]:
             for a in s.answer.get("answers", {})]
 
 
-@dataclass(frozen=True)
-class Plan:
-    """Where the form stands: the questions answered so far that apply, then the next one to ask."""
-
-    required: list[str]
-    next: str | None
-
-
-def plan(trial: Trial, slots: Mapping[str, Any]) -> Plan:
-    """The form's plan for these answers, in one pass over the questions.
-
-    The next question is the first that applies and is not answered yet; None
-    when there is none, and also (unless the trial asks every question) as soon
-    as the answers rule the person out: the outcome can no longer become eligible.
-    """
+def next_question(trial: Trial, slots: Mapping[str, Any]) -> str | None:
+    """The first question that applies and is not answered yet, in one pass over the questions;
+    None when there is none, and also (unless the trial asks every question) as soon as the
+    answers rule the person out: the outcome can no longer become eligible."""
     answers: dict[str, Any] = {}
-    done: list[str] = []
     first_open = None
     for q in trial.questions:
         cond = trial.ask_if.get(q.id)
@@ -78,13 +66,12 @@ def plan(trial: Trial, slots: Mapping[str, Any]) -> Plan:
             continue
         value = slots.get(q.id)
         if isinstance(value, dict):
-            done.append(q.id)
             answers.update(value.get("answers", {}))
         elif first_open is None:
             first_open = q.id
     if first_open is not None and not trial.model.ask_every_question and rules_out(trial, answers):
-        first_open = None
-    return Plan(done + ([first_open] if first_open else []), first_open)
+        return None
+    return first_open
 
 
 def progress(trial: Trial, slots: Mapping[str, Any], question_id: str) -> tuple[int, int]:

@@ -135,24 +135,21 @@ class ActionContinue(Action):
         return [FollowupAction("action_study_status"), FollowupAction("prescreen_form")]
 
 
-def _plan(tracker: Tracker) -> form.Plan:
-    """The form's plan for the tracker's answers (one pass; rasa-sdk asks for it several times a call)."""
-    return form.plan(current_trial(), tracker.slots)
-
-
 class ValidatePrescreenForm(FormValidationAction):
     """Reads each answer of the prescreen form and decides the next question."""
 
     def name(self) -> Text:
         return "validate_prescreen_form"
 
-    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: DomainDict) -> List[Text]:
-        return _plan(tracker).required
+    async def get_extraction_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> List[EventType]:
+        """None: there are no `extract_<slot>` methods (every answer comes as the requested slot's
+        words); rasa-sdk's default would look each required slot's method up on every call."""
+        return []
 
     async def next_requested_slot(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: DomainDict) -> EventType:
-        return SlotSet("requested_slot", _plan(tracker).next)
+        return SlotSet("requested_slot", form.next_question(current_trial(), tracker.slots))
 
     async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> List[EventType]:
