@@ -275,9 +275,10 @@ class _Statements:
         types = {**{f: c[f] for f in summary}, "now": c.last_activity}
         self._dialect, self._types = dialect, types
         self._updates: dict[tuple[str, ...], _Sql] = {}
-        self.read_reply = _Sql(dialect, "SELECT replies FROM message_replies WHERE conversation_id = :cid"
-                                        " AND message_id = :mid")
-        self.read_state = _Sql(dialect, "SELECT state, last_seq FROM conversations WHERE id = :cid")
+        # in one statement: the replies already given to the message id, the snapshot, the event count
+        self.read = _Sql(dialect, "SELECT r.replies, c.state, c.last_seq FROM (SELECT 1 AS one) AS one"
+                                  " LEFT JOIN message_replies r ON r.conversation_id = :cid AND r.message_id = :mid"
+                                  " LEFT JOIN conversations c ON c.id = :cid")
         self.read_events = _Sql(dialect, "SELECT data FROM events WHERE conversation_id = :cid ORDER BY seq")
         # (SQLite's BEGIN IMMEDIATE already excludes every other writer)
         self.lock_row = _Sql(dialect, "SELECT last_seq FROM conversations WHERE id = :cid"
@@ -334,12 +335,10 @@ class Session:
         """The replies already given to this message id, or the state the turn starts from."""
         cur = self.raw.cursor()
         try:
-            if message_id:
-                row = self._run(cur, self.sql.read_reply, {"cid": self.sender, "mid": message_id}).fetchone()
-                if row:
-                    return Seen(loads(row[0]))
-            row = self._run(cur, self.sql.read_state, {"cid": self.sender}).fetchone()
-            seen = Seen(None, row[0], row[1]) if row else Seen(None)
+            replies, state, last_seq = self._run(cur, self.sql.read, {"cid": self.sender, "mid": message_id}).fetchone()
+            if replies is not None:
+                return Seen(loads(replies))
+            seen = Seen(None, state, last_seq or 0)
             if seen.last_seq and seen.state is None:  # stored before snapshots: the log
                 seen.events = [loads(r[0]) for r in self._run(cur, self.sql.read_events, {"cid": self.sender})]
             if not self.store.sqlite:  # PostgreSQL began a transaction: none stays open while the turn runs
