@@ -104,6 +104,16 @@ def loads(text: str | bytes) -> Any:
         return json.loads(text)
 
 
+def attempts(count: int) -> Iterator[bool]:
+    """Retries with growing pauses (0.05 s, doubling, at most 1 s): yields whether this is the last
+    attempt; the loop breaks out when one succeeds."""
+    delay = 0.05
+    for attempt in range(count):
+        yield attempt == count - 1
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
 class StoreBusy(Exception):
     """The database stayed busy or unreachable through every retry."""
 
@@ -144,8 +154,7 @@ class Store:
     def _create_schema(self) -> None:
         """Create missing tables; several workers starting at once on a new database must not collide."""
         from bot.staff.models import create_schema
-        delay = 0.05
-        for attempt in range(20):
+        for last in attempts(20):
             try:
                 with self.engine.begin() as conn:
                     if not self.sqlite:  # one worker at a time creates the schema
@@ -154,25 +163,20 @@ class Store:
                     create_schema(conn)   # the staff tables and the transcript index the turns write
                 return
             except (OperationalError, IntegrityError, ProgrammingError):
-                if attempt == 19:
+                if last:
                     raise
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
 
     # -- turns -------------------------------------------------------------------
     @contextmanager
     def session(self, sender: str) -> Iterator["Session"]:
         """A turn's connection: read the conversation, then write its turn in one short transaction."""
-        delay = 0.05
-        for attempt in range(self.retries + 1):
+        for last in attempts(self.retries + 1):
             try:
                 raw = self.engine.raw_connection()
                 break
             except OperationalError:
-                if attempt == self.retries:
+                if last:
                     raise StoreBusy("the database is unreachable")
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
         try:
             yield Session(self, raw, sender)
         finally:
@@ -270,6 +274,8 @@ class _Statements:
     """The turn's statements for one database dialect, built once per store."""
 
     def __init__(self, dialect) -> None:
+        from bot.staff.models import transcript_lines  # (bot.staff.models imports this module)
+        self.transcript_lines = transcript_lines
         c = conversations.c
         summary = SUMMARY_FIELDS + RESULT_FIELDS
         types = {**{f: c[f] for f in summary}, "now": c.last_activity}
@@ -354,7 +360,6 @@ class Session:
              message_id: str | None, reply_list: list, state: str) -> None:
         """Append the turn's events, set the summary fields the turn changed (`summary`, some of
         SUMMARY_FIELDS + RESULT_FIELDS), remember the replies to the message id."""
-        from bot.staff.models import transcript_lines
         with self._write() as cur:
             values = {f: summary.get(f) for f in SUMMARY_FIELDS + RESULT_FIELDS}
             values.update(cid=self.sender, now=now_utc(), seq=expected_seq + len(new_events), state=state,
@@ -368,7 +373,7 @@ class Session:
                 cur.executemany(self.sql.add_events.sql, [
                     {"cid": self.sender, "seq": expected_seq + i + 1, "type": e.get("event", ""), "data": dumps(e),
                      "timestamp": e.get("timestamp") or time.time()} for i, e in enumerate(new_events)])
-                words = transcript_lines(new_events)
+                words = self.sql.transcript_lines(new_events)
                 if words and not self._run(cur, self.sql.append_words, {"cid": self.sender,
                                                                         "added": "\n" + words}).rowcount:
                     self._run(cur, self.sql.new_document, {"cid": self.sender, "text": words})
@@ -399,9 +404,8 @@ class Session:
     def _write(self) -> Iterator[Any]:
         """A write transaction (SQLite: BEGIN IMMEDIATE, waiting up to the busy timeout, retried;
         PostgreSQL: row locks waited for up to the same timeout); committed whole or not at all."""
-        delay = 0.05
         store = self.store
-        for attempt in range(store.retries + 1):
+        for last in attempts(store.retries + 1):
             cur = self.raw.cursor()
             try:
                 if store.sqlite:
@@ -412,10 +416,8 @@ class Session:
             except self.dbapi.OperationalError as exc:
                 cur.close()
                 self._rollback()
-                if attempt == store.retries:
+                if last:
                     raise StoreBusy("the database is busy or unreachable") from exc
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
         try:
             yield cur
             self.raw.commit()

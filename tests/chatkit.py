@@ -68,6 +68,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def send_together(app, sender: str, messages: list[tuple[str, str]]) -> list:
+    """Post one patient's (text, message_id) messages all at the same moment, one thread each;
+    the responses, in the order of the messages."""
+    import threading
+    barrier = threading.Barrier(len(messages))
+    results: list = [None] * len(messages)
+
+    def send(i: int) -> None:
+        client = Patient(app.test_client(), sender=sender)
+        barrier.wait()
+        results[i] = client.post(messages[i][0], message_id=messages[i][1])
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(messages))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
 def user_events(events: Iterable[dict]) -> list[dict]:
     return [e for e in events if e.get("event") == "user"]
 

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable
 
 import pytest
+
+from chatkit import free_port  # noqa: F401  (tests import it from here too)
 
 ROOT = Path(__file__).resolve().parent.parent
 CRITERIA = str(ROOT / "criteria.yaml")
@@ -68,6 +70,24 @@ def redis_url() -> str:
     except Exception as exc:  # set but unreachable: the set-up is broken everywhere
         pytest.fail(f"PRESCREEN_TEST_REDIS_URL={url} is set but Redis does not answer: {exc}")
     return url
+
+
+@contextmanager
+def postgres_schema(url: str, prefix: str):
+    """A PostgreSQL URL whose tables live in a new schema of their own (dropped afterwards):
+    for tests that need an empty database or see the whole of it."""
+    from sqlalchemy import create_engine
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    joiner = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{joiner}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
 
 
 # -- the event log's shape -------------------------------------------------------------------
@@ -115,12 +135,6 @@ def user_message_ids(events: Iterable[dict]) -> list[str | None]:
 
 
 # -- a server in a subprocess ------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ServerProcess:
@@ -183,6 +197,21 @@ def serve_command(port: int) -> list[str]:
 
 def gunicorn_command(port: int, workers: int = 2) -> list[str]:
     return [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "bot:create_app()"]
+
+
+def booted_gunicorn(env: dict[str, str], log_path: Path, what: str, workers: int = 4) -> ServerProcess:
+    """gunicorn on a new database: every worker creates the schema at once, and all must come up."""
+    port = free_port()
+    try:
+        server = ServerProcess(gunicorn_command(port, workers=workers), env, port, log_path, timeout=60)
+    except AssertionError as exc:
+        raise AssertionError(f"gunicorn did not come up on {what}: {exc}") from None
+    time.sleep(2)   # let every worker finish booting (or fail)
+    log = server.log()
+    if "Traceback" in log or "Worker failed to boot" in log or server.proc.poll() is not None:
+        server.stop()
+        raise AssertionError(f"a worker failed to boot on {what} (schema creation raced):\n{log}")
+    return server
 
 
 # -- patients over HTTP ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import sqlite3
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -44,6 +45,23 @@ def assert_retry_503(response):
     assert "Traceback" not in response.get_data(as_text=True)
 
 
+@contextmanager
+def sqlite_write_lock(db):
+    """Another writer holds SQLite's write lock until the block ends."""
+    holder = sqlite3.connect(db, isolation_level=None, timeout=5)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def impatient(app, db) -> None:
+    """The app's store gives up on a busy database after one retry of 0.2 s."""
+    app.extensions["prescreen"].store = Store(f"sqlite:///{db}", retries=1, busy_timeout_ms=200)
+
+
 # --- the database busy --------------------------------------------------------------------------
 
 
@@ -54,21 +72,16 @@ def test_a_database_locked_past_the_retries_is_503_and_stores_nothing(tmp_path):
     patient = Patient(app.test_client(), sender=run_sender("busy"))
     patient.start()
     assert patient.asked == "age"
-    conversations.store = Store(f"sqlite:///{db}", retries=1, busy_timeout_ms=200)
+    impatient(app, db)
     before = store_of(app).events(patient.sender)
     summary_before = store_of(app).conversation(patient.sender)
 
-    holder = sqlite3.connect(db, isolation_level=None, timeout=5)
-    holder.execute("BEGIN IMMEDIATE")          # another writer holds SQLite's write lock
-    try:
+    with sqlite_write_lock(db):
         started = time.monotonic()
         response = patient.post("54", message_id="busy-1")
         elapsed = time.monotonic() - started
         assert_retry_503(response)
         assert elapsed < 5, f"the 503 took {elapsed:.1f}s"
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
     assert store_of(app).events(patient.sender) == before
     assert store_of(app).conversation(patient.sender) == summary_before
 
@@ -113,14 +126,9 @@ def test_a_busy_database_during_a_deletion_keeps_everything(tmp_path):
     patient.says("54")
     patient.says("delete my answers")
     before = store_of(app).events(patient.sender)
-    conversations.store = Store(f"sqlite:///{db}", retries=1, busy_timeout_ms=200)
-    holder = sqlite3.connect(db, isolation_level=None, timeout=5)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
+    impatient(app, db)
+    with sqlite_write_lock(db):
         assert_retry_503(patient.post(patient.button("Yes, delete them")["payload"], message_id="del-1"))
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
     assert store_of(app).events(patient.sender) == before
     assert store_of(app).tombstones(patient.sender) == []
     response = patient.post(patient.button("Yes, delete them")["payload"], message_id="del-1")
@@ -415,20 +423,12 @@ def test_kill_minus_nine_mid_turn_loses_no_acknowledged_turn_and_leaves_no_half_
 @pytest.mark.slow
 def test_several_workers_start_together_on_a_new_sqlite_file(tmp_path):
     """A first start with gunicorn: every worker creates the schema at once; all must come up."""
-    from dbkit import gunicorn_command
+    from dbkit import booted_gunicorn
     db = tmp_path / "fresh.sqlite3"
     env = {"PRESCREEN_DATABASE_URL": f"sqlite:///{db}", "PRESCREEN_RATE_LIMITS": "off",
            "PRESCREEN_CRITERIA": CRITERIA}
-    port = free_port()
+    server = booted_gunicorn(env, tmp_path / "fresh.log", "a new database")
     try:
-        server = ServerProcess(gunicorn_command(port, workers=4), env, port, tmp_path / "fresh.log", timeout=60)
-    except AssertionError as exc:
-        raise AssertionError(f"gunicorn did not come up on a new database: {exc}") from None
-    try:
-        time.sleep(2)   # let every worker finish booting (or fail)
-        log = server.log()
-        assert "Traceback" not in log and "Worker failed to boot" not in log, \
-            f"a worker failed to boot on a new database (schema creation raced):\n{log}"
         patient = Patient(HttpClient(server.url), sender=run_sender("fresh"))
         patient.start()
         assert patient.asked == "age"

@@ -25,8 +25,10 @@ from sqlalchemy import create_engine, select, text
 from bot import create_app
 from bot.engine import replay
 from bot.store import Store, events as events_table
-from chatkit import CRITERIA, ELIGIBLE, WEBHOOK, Patient, answer_until, assert_says, run_script, store_of, user_events
-from dbkit import (TYPED, HttpClient, ServerProcess, assert_unchanged_or_whole_turns, assert_whole_turns, free_port,
+from chatkit import (CRITERIA, ELIGIBLE, WEBHOOK, Patient, answer_until, assert_says, run_script, send_together,
+                     store_of, user_events)
+from dbkit import (TYPED, HttpClient, ServerProcess, assert_unchanged_or_whole_turns, assert_whole_turns, booted_gunicorn,
+                   free_port, postgres_schema,
                    gunicorn_command, next_message, postgres_url, run_sender, user_message_ids)  # noqa: F401
 
 pytestmark = pytest.mark.postgres
@@ -189,19 +191,7 @@ def test_parallel_messages_for_one_sender_are_each_kept_once_in_order(app, store
     answer_until(patient, "hiv")
     before = len(user_events(store.events(patient.sender)))
     n = 10
-    barrier = threading.Barrier(n)
-    results = [None] * n
-
-    def send(i):
-        me = Patient(app.test_client(), sender=patient.sender)
-        barrier.wait()
-        results[i] = me.post("no", message_id=f"pg-par-{i}")
-
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    results = send_together(app, patient.sender, [("no", f"pg-par-{i}") for i in range(n)])
     assert [r.status_code for r in results] == [200] * n       # PostgreSQL waits for the lock: no 503
     events = store.events(patient.sender)
     assert_whole_turns(events)
@@ -217,19 +207,7 @@ def test_parallel_messages_for_one_sender_are_each_kept_once_in_order(app, store
 def test_the_same_message_id_in_parallel_is_one_turn(app, store, patient):
     patient.start()
     before = len(user_events(store.events(patient.sender)))
-    barrier = threading.Barrier(8)
-    results = [None] * 8
-
-    def send(i):
-        me = Patient(app.test_client(), sender=patient.sender)
-        barrier.wait()
-        results[i] = me.post("54", message_id="pg-same")
-
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    results = send_together(app, patient.sender, [("54", "pg-same")] * 8)
     bodies = [r.get_json() for r in results if r.status_code == 200]
     assert len(bodies) == 8 and all(b == bodies[0] for b in bodies)
     assert len(user_events(store.events(patient.sender))) == before + 1
@@ -412,26 +390,10 @@ def test_gunicorn_two_workers_fifty_patients_every_turn_once_in_order(postgres_u
 @pytest.mark.slow
 def test_two_workers_start_together_on_an_empty_database(postgres_url, tmp_path):  # noqa: F811
     """A first deployment: the workers create the schema at once; all must come up and serve."""
-    schema = "scaleout_" + uuid.uuid4().hex[:10]
-    admin = admin_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    joiner = "&" if "?" in postgres_url else "?"
-    url = f"{postgres_url}{joiner}options=-csearch_path%3D{schema}"
-    port = free_port()
-    env = {"PRESCREEN_DATABASE_URL": url, "PRESCREEN_RATE_LIMITS": "off", "PRESCREEN_CRITERIA": CRITERIA}
-    log_path = tmp_path / "fresh.log"
-    try:
+    with postgres_schema(postgres_url, "scaleout") as url:
+        env = {"PRESCREEN_DATABASE_URL": url, "PRESCREEN_RATE_LIMITS": "off", "PRESCREEN_CRITERIA": CRITERIA}
+        server = booted_gunicorn(env, tmp_path / "fresh.log", "an empty database")
         try:
-                server = ServerProcess(gunicorn_command(port, workers=4), env, port, log_path, timeout=60)
-        except AssertionError as exc:
-            raise AssertionError(f"gunicorn did not come up on an empty database: {exc}") from None
-        try:
-            time.sleep(2)   # let both workers finish booting (or fail)
-            log = server.log()
-            assert "Traceback" not in log and "Worker failed to boot" not in log, \
-                f"a worker failed to boot on an empty database (schema creation raced):\n{log}"
-            assert server.proc.poll() is None, log
             try:
                 with ThreadPoolExecutor(max_workers=6) as pool:
                     done = list(pool.map(lambda i: _drive(server.url, i + 1), range(6)))
@@ -441,7 +403,3 @@ def test_two_workers_start_together_on_an_empty_database(postgres_url, tmp_path)
             assert "Traceback" not in server.log(), server.log()
         finally:
             server.stop()
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()

@@ -8,18 +8,17 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
-import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, func, select, update
+from sqlalchemy import func, select, update
 
 from bot.cli import main
 from bot.store import conversations, events, replies
 from chatkit import CRITERIA, Patient, answer_until, make_app, store_of
-from dbkit import postgres_url, run_sender  # noqa: F401  (fixture)
+from dbkit import postgres_schema, postgres_url, run_sender  # noqa: F401  (fixture)
 
 
 def transcript_rows(store, sender) -> int:
@@ -212,27 +211,19 @@ def test_purge_on_postgresql(postgres_url, monkeypatch):  # noqa: F811
     """The same on PostgreSQL, in a schema of its own (a purge sees the whole database)."""
     from bot import create_app
     monkeypatch.setenv("PRESCREEN_CRITERIA", CRITERIA)
-    schema = "purge_" + uuid.uuid4().hex[:10]
-    admin = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    joiner = "&" if "?" in postgres_url else "?"
-    url = f"{postgres_url}{joiner}options=-csearch_path%3D{schema}"
-    app = create_app({"DATABASE_URL": url, "CRITERIA": CRITERIA, "ALLOW_TODAY": True, "TESTING": True,
-                      "RATE_LIMITS": "off"})
-    try:
-        clinic = Clinic(app)
-        result = purge(url, "--older-than", "30", "--outcome", "likely_eligible")
-        assert result.exit_code == 0 and "1" in result.output, result.output
-        clinic.assert_purged(clinic.old_eligible)
-        for sender in clinic.all[1:]:
-            clinic.assert_untouched(sender)
-        result = purge(url, "--older-than", "30")
-        assert result.exit_code == 0 and "2" in result.output, result.output
-        clinic.assert_purged(clinic.old_not_eligible)
-        clinic.assert_purged(clinic.old_unfinished)
-    finally:
-        store_of(app).engine.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with postgres_schema(postgres_url, "purge") as url:
+        app = create_app({"DATABASE_URL": url, "CRITERIA": CRITERIA, "ALLOW_TODAY": True, "TESTING": True,
+                          "RATE_LIMITS": "off"})
+        try:
+            clinic = Clinic(app)
+            result = purge(url, "--older-than", "30", "--outcome", "likely_eligible")
+            assert result.exit_code == 0 and "1" in result.output, result.output
+            clinic.assert_purged(clinic.old_eligible)
+            for sender in clinic.all[1:]:
+                clinic.assert_untouched(sender)
+            result = purge(url, "--older-than", "30")
+            assert result.exit_code == 0 and "2" in result.output, result.output
+            clinic.assert_purged(clinic.old_not_eligible)
+            clinic.assert_purged(clinic.old_unfinished)
+        finally:
+            store_of(app).engine.dispose()

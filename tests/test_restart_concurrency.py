@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.store import events as events_table
-from chatkit import (CRITERIA, ELIGIBLE, Patient, answer_until, make_app, new_sender, result_of, store_of,
-                     user_events)
+from chatkit import (CRITERIA, ELIGIBLE, Patient, answer_until, make_app, new_sender, result_of, send_together,
+                     store_of, user_events)
 
 RETRIES = 20
 
@@ -156,19 +156,7 @@ def test_parallel_messages_for_one_sender_are_all_kept_once(db):
     patient.start()
     answer_until(patient, "hiv")
     before = len(user_events(store.events(patient.sender)))
-    barrier = threading.Barrier(10)
-    results = [None] * 10
-
-    def send(i):
-        me = Patient(app.test_client(), sender=patient.sender)
-        barrier.wait()
-        results[i] = me.post("no", message_id=f"parallel-{i}")
-
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    results = send_together(app, patient.sender, [("no", f"parallel-{i}") for i in range(10)])
     ok = [r for r in results if r is not None and r.status_code == 200]
     assert all(r.status_code in (200, 503) for r in results)
     events = store.events(patient.sender)
@@ -193,19 +181,7 @@ def test_the_same_message_id_sent_in_parallel_is_one_turn(db):
     patient = Patient(app.test_client())
     patient.start()
     before = len(user_events(store.events(patient.sender)))
-    barrier = threading.Barrier(10)
-    results = [None] * 10
-
-    def send(i):
-        me = Patient(app.test_client(), sender=patient.sender)
-        barrier.wait()
-        results[i] = me.post("54", message_id="one-and-the-same")
-
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    results = send_together(app, patient.sender, [("54", "one-and-the-same")] * 10)
     ok = [r.get_json() for r in results if r.status_code == 200]
     assert ok and all(body == ok[0] for body in ok)
     assert len(user_events(store.events(patient.sender))) == before + 1
