@@ -26,7 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/memory.py
 	test -f var/bench.sqlite3 || $(BIN)/python -m bot.staff.seed --conversations 100000 --database-url sqlite:///var/bench.sqlite3
-	$(BIN)/python tests/bench_staff.py --database-url sqlite:///var/bench.sqlite3
+	$(BIN)/python bench/staff_pages.py --database-url sqlite:///var/bench.sqlite3
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -1,7 +1,7 @@
 """The prescreen evaluator: answers + criteria + today -> the result object.
 
 Pure: `today` is a parameter, nothing reads the clock or touches I/O. The
-result's shape is the public contract of DESIGN.md §5 (its JSON Schema is
+result's shape is the public contract of docs/ARCHITECTURE.md, "The result" (its JSON Schema is
 `schemas/prescreen_result.schema.json`).
 """
 
@@ -123,7 +123,7 @@ def outcome_of(verdicts: Iterable[Verdict]) -> Outcome:
 
 def evaluate(trial: Trial, answers: Mapping[str, Any], today: dt.date,
              estimates: Iterable[str] = ()) -> dict[str, Any]:
-    """The prescreen result (DESIGN.md §5) for these answers on the site date `today`.
+    """The prescreen result (docs/ARCHITECTURE.md, "The result") for these answers on the site date `today`.
 
     `answers` maps dictionary answer ids to values; a missing id is "not asked"
     and None is "don't know": both make the criteria that need them unknown.

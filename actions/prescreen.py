@@ -19,8 +19,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import form
+from actions.evaluator import Outcome, Verdict
 from actions.loader import current_trial
 from actions.parsing import ACCEPTED, CONFIRM, Parsed, parse_answer, read_yes_no
+from actions.placeholders import fill_placeholders
 from actions.trial import Question, Trial, question_answer_ids
 
 UNCLEAR_SLOT = "unclear_count"
@@ -39,8 +41,7 @@ def site_today(tracker: Tracker, trial: Trial) -> dt.date:
 def response_text(domain: DomainDict, name: str, /, **values: Any) -> str:
     """The first variation of a domain response, with {placeholders} filled."""
     variations = (domain.get("responses") or {}).get(name) or [{}]
-    text = variations[0].get("text", "")
-    return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), m.group(0))), text)
+    return fill_placeholders(variations[0].get("text", ""), values)
 
 
 def response_buttons(domain: DomainDict, name: str) -> List[Dict[str, Any]]:
@@ -272,7 +273,7 @@ class ActionPrescreenResult(Action):
         result = form.result_for(trial, tracker.slots, site_today(tracker, trial))
         dispatcher.utter_message(text=result_text(result, trial, domain), json_message={"prescreen_result": result})
         events: List[EventType] = [SlotSet("prescreen_result", result)]
-        if trial.model.contact_opt_in and result["outcome"] != "not_eligible" and trial.recruiting:
+        if trial.model.contact_opt_in and result["outcome"] != Outcome.NOT_ELIGIBLE and trial.recruiting:
             events.append(FollowupAction("contact_form"))
         return events
 
@@ -287,8 +288,8 @@ def result_text(result: Dict[str, Any], trial: Trial, domain: DomainDict) -> str
     outcome = result["outcome"]
     parts = [response_text(domain, f"utter_outcome_{outcome}", study=trial.model.short_title,
                            eligible_from=_long_date(result["eligible_from"]) if result["eligible_from"] else "")]
-    deciding = {"not_eligible": ("fail",), "needs_review": ("unknown", "wait"),
-                "eligible_after_washout": ("wait",), "likely_eligible": ()}[outcome]
+    deciding = {Outcome.NOT_ELIGIBLE: (Verdict.FAIL,), Outcome.NEEDS_REVIEW: (Verdict.UNKNOWN, Verdict.WAIT),
+                Outcome.ELIGIBLE_AFTER_WASHOUT: (Verdict.WAIT,), Outcome.LIKELY_ELIGIBLE: ()}[Outcome(outcome)]
     reasons = []
     for c in result["criteria"]:
         if c["verdict"] in deciding:

@@ -9,32 +9,12 @@ from typing import Any
 from flask import Flask
 
 from actions.trial import load_trial
+from bot.config import Settings
+from bot.conversation import Conversations
 from bot.dialogue import load_dialogue
 from bot.engine import Engine
 from bot.runner import HttpRunner, InProcessRunner
 from bot.store import Store
-from bot.conversation import Conversations
-
-PROJECT = Path(__file__).resolve().parent.parent
-
-
-def _env_config() -> dict[str, Any]:
-    env = os.environ
-    return {
-        "DATABASE_URL": env.get("PRESCREEN_DATABASE_URL"),
-        "CRITERIA": env.get("PRESCREEN_CRITERIA", "criteria.yaml"),
-        "SECRET_KEY": env.get("PRESCREEN_SECRET_KEY"),
-        "ACTION_ENDPOINT": env.get("PRESCREEN_ACTION_ENDPOINT"),
-        "ACTION_TIMEOUT": float(env.get("PRESCREEN_ACTION_TIMEOUT", "10")),
-        "DIALOGUES": env.get("PRESCREEN_DIALOGUES", str(PROJECT / "dialogues")),
-        "MAX_MESSAGE_LENGTH": int(env.get("PRESCREEN_MAX_MESSAGE_LENGTH", "2000")),
-        "MAX_CONTENT_LENGTH": int(env.get("PRESCREEN_MAX_BODY_BYTES", str(64 * 1024))),
-        "RATE_LIMITS": env.get("PRESCREEN_RATE_LIMITS"),
-        "DB_BUSY_TIMEOUT_MS": int(env.get("PRESCREEN_DB_BUSY_TIMEOUT_MS", "5000")),
-        "RATELIMIT_STORAGE_URL": env.get("PRESCREEN_RATELIMIT_STORAGE_URL"),
-        "TRUSTED_PROXIES": env.get("PRESCREEN_TRUSTED_PROXIES"),
-        "ALLOW_TODAY": False,
-    }
 
 
 def _local_secret_key(path: Path) -> str:
@@ -54,10 +34,11 @@ def _local_secret_key(path: Path) -> str:
         return key
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app from the environment (PRESCREEN_*) or from `test_config`."""
+def create_app(test_config: dict[str, Any] | None = None, settings: Settings | None = None) -> Flask:
+    """Build the app from the environment (PRESCREEN_*, bot.config), or from `settings`, with the
+    Flask config keys of `test_config` on top. A bad variable: ConfigError naming it."""
     app = Flask(__name__)
-    app.config.update(_env_config())
+    app.config.update((settings or Settings.load()).flask_config())
     if test_config:
         app.config.update(test_config)
     if not app.config["SECRET_KEY"]:
@@ -74,7 +55,7 @@ def init_app(app: Flask) -> None:
     # the action server reads its trial from its own PRESCREEN_CRITERIA: run it with the same file
     runner = HttpRunner(cfg["ACTION_ENDPOINT"], cfg["ACTION_TIMEOUT"]) if cfg["ACTION_ENDPOINT"] \
         else InProcessRunner(trial)
-    store = Store(cfg["DATABASE_URL"], busy_timeout_ms=cfg.get("DB_BUSY_TIMEOUT_MS", 5000))
+    store = open_store(cfg)
     app.extensions["prescreen"] = Conversations(Engine(dialogue, runner), store, trial,
                                                 allow_today=bool(cfg.get("ALLOW_TODAY")))
     app.extensions["prescreen_trial"] = trial
@@ -87,3 +68,8 @@ def init_app(app: Flask) -> None:
     widget.init_app(app)
     staff.init_app(app)
     protection.init_app(app)
+
+
+def open_store(cfg: dict[str, Any]) -> Store:
+    """The store for a Flask config (or `Settings.flask_config()`): the CLI opens it the same way."""
+    return Store(cfg["DATABASE_URL"], busy_timeout_ms=cfg["DB_BUSY_TIMEOUT_MS"], upgrade=cfg["AUTO_UPGRADE"])

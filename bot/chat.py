@@ -6,11 +6,13 @@ import logging
 import time
 
 from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.conversation import Conversations, valid_sender
 from bot.nlu import clean_text
-from bot.runner import ActionServerError
-from bot.store import StoreBusy, dumps, loads
+from bot.runner import ActionFailed, ActionServerError
+from bot.jsoncodec import dumps, loads
+from bot.store import StoreBusy
 
 bp = Blueprint("chat", __name__)
 log = logging.getLogger("prescreen.chat")
@@ -57,7 +59,13 @@ def webhook():
     started = time.perf_counter()
     try:
         replies = conversations.message(sender, message, metadata)
-    except (ActionServerError, StoreBusy) as exc:
+    except ActionFailed as exc:  # a bug in an action: the runner logged its frames (never its message)
+        log.warning("turn rolled back: %s", exc)  # the action's name and the exception's type
+        return _error(RETRY_MESSAGE, 503, retry=True)
+    except ActionServerError as exc:  # an outage: its message names the action and the failure, no patient text
+        log.warning("turn rolled back: %s: %s", type(exc).__name__, exc)
+        return _error(RETRY_MESSAGE, 503, retry=True)
+    except StoreBusy as exc:
         log.warning("turn rolled back: %s", type(exc).__name__)
         return _error(RETRY_MESSAGE, 503, retry=True)
     log.info("turn sender=%s ms=%.1f", sender[:12], (time.perf_counter() - started) * 1000)
@@ -71,7 +79,7 @@ def health():
     try:
         with store.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
-    except Exception:
+    except SQLAlchemyError:  # what the engine raises for a database it cannot reach or query
         return jsonify({"status": "error", "database": "unreachable"}), 503
     return jsonify({"status": "ok"})
 

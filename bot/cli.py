@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sys
 
 import click
 
-from actions.evaluator import AnswersError, check_answers, evaluate
+from actions.evaluator import AnswersError, Outcome, check_answers, evaluate
 from actions.trial import Trial, TrialError, load_trial
+from bot.cli_support import BAD_INPUT, REFUSED, fail, open_store, settings
+from bot.staff.cli import register as register_staff_commands
 
 
 def default_criteria() -> str:
-    """The criteria file named by PRESCREEN_CRITERIA, or criteria.yaml."""
-    return os.environ.get("PRESCREEN_CRITERIA", "criteria.yaml")
+    """The criteria file of the settings (PRESCREEN_CRITERIA)."""
+    return settings().criteria
 
 
 def _load(path: str, exit_code: int) -> Trial:
@@ -52,7 +53,7 @@ def main() -> None:
 def check(file: str | None) -> None:
     """Check a criteria file: exit 0 (warnings allowed) or 1 listing every problem."""
     path = file or default_criteria()
-    trial = _load(path, 1)
+    trial = _load(path, REFUSED)
     for warning in trial.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"{path}: OK ({trial.id} version {trial.model.version}: {len(trial.questions)} questions,"
@@ -65,19 +66,19 @@ def check(file: str | None) -> None:
 @click.argument("answers_file", type=click.Path(dir_okay=False, allow_dash=True))
 def evaluate_command(criteria_path: str | None, today: str | None, answers_file: str) -> None:
     """Print the prescreen result for ANSWERS.json (answer id -> value; null = unknown)."""
-    trial = _load(criteria_path or default_criteria(), 2)
+    trial = _load(criteria_path or default_criteria(), BAD_INPUT)
     day = _today(today, trial)
     try:
         with click.open_file(answers_file, encoding="utf-8") as fh:
             raw = json.load(fh)
     except OSError as exc:
-        _fail(f"{answers_file}: cannot read: {exc.strerror or exc}")
+        fail(f"{answers_file}: cannot read: {exc.strerror or exc}")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        _fail(f"{answers_file}: not valid JSON: {exc}")
+        fail(f"{answers_file}: not valid JSON: {exc}")
     try:
         answers = check_answers(trial, raw)
     except AnswersError as exc:
-        _fail(f"{answers_file}: {exc}")
+        fail(f"{answers_file}: {exc}")
     click.echo(json.dumps(evaluate(trial, answers, day), indent=2, ensure_ascii=False))
 
 
@@ -102,17 +103,17 @@ def chat(sender: str | None) -> None:
     import secrets
     from bot import create_app
     from bot.conversation import valid_sender
-    from bot.runner import ActionServerError
+    from bot.runner import ActionFailed, ActionServerError
     from bot.store import StoreBusy
 
     if sender is not None and not valid_sender(sender):
-        _fail("--sender must be 1-128 characters of A-Z a-z 0-9 _ . : -")
+        fail("--sender must be 1-128 characters of A-Z a-z 0-9 _ . : -")
     try:
         app = create_app()
     except (TrialError, OSError) as exc:
-        _fail(f"cannot start: {exc} (run from the project folder, or set PRESCREEN_CRITERIA)")
+        fail(f"cannot start: {exc} (run from the project folder, or set PRESCREEN_CRITERIA)")
     except Exception as exc:  # a dialogue file the engine cannot run
-        _fail(f"cannot start: {exc}")
+        fail(f"cannot start: {exc}")
     conversations = app.extensions["prescreen"]
     sender = sender or "cli-" + secrets.token_hex(16)
     click.echo(f"(conversation id: {sender}; type 'stop' to pause, Ctrl+D to leave)", err=True)
@@ -122,7 +123,7 @@ def chat(sender: str | None) -> None:
         nonlocal buttons
         try:
             replies = conversations.message(sender, text, {"message_id": secrets.token_hex(8)})
-        except (ActionServerError, StoreBusy):
+        except (ActionServerError, ActionFailed, StoreBusy):  # rolled back; ActionFailed was logged by the runner
             from bot.chat import RETRY_MESSAGE
             click.echo(RETRY_MESSAGE, err=True)
             return False
@@ -166,12 +167,12 @@ def chat(sender: str | None) -> None:
 def parse(answer_id: str, text: str, today: str | None, criteria_path: str | None) -> None:
     """Print how TEXT is read as an answer to ANSWER_ID (JSON)."""
     from actions.parsing import parse_for_answer
-    trial = _load(criteria_path or default_criteria(), 2)
+    trial = _load(criteria_path or default_criteria(), BAD_INPUT)
     day = _today(today, trial)
     try:
         result = parse_for_answer(trial, answer_id, text, day)
     except KeyError:
-        _fail(f"unknown answer id {answer_id!r} (the criteria file defines: {', '.join(trial.answers)})")
+        fail(f"unknown answer id {answer_id!r} (the criteria file defines: {', '.join(trial.answers)})")
     click.echo(json.dumps(result, ensure_ascii=False))
 
 
@@ -182,7 +183,7 @@ def accuracy(corpus: str, criteria_path: str | None) -> None:
     """Print answer-understanding accuracy on a labelled corpus, per answer type, and every miss."""
     import yaml
     from actions.corpus import median_ms, score
-    trial = _load(criteria_path or default_criteria(), 2)
+    trial = _load(criteria_path or default_criteria(), BAD_INPUT)
     with open(corpus, encoding="utf-8") as fh:
         entries = yaml.safe_load(fh)
 
@@ -208,24 +209,48 @@ def accuracy(corpus: str, criteria_path: str | None) -> None:
 @main.command()
 @click.option("--older-than", "older_than", type=click.IntRange(min=0), required=True,
               help="Delete conversations with no activity for more than this many days.")
-@click.option("--outcome", type=click.Choice(["likely_eligible", "not_eligible", "eligible_after_washout", "needs_review"]),
+@click.option("--outcome", type=click.Choice([o.value for o in Outcome]),
               default=None, help="Only conversations with this outcome.")
 def purge(older_than: int, outcome: str | None) -> None:
     """Delete old conversations (events, answers, contact details, notes); tombstones and the audit log remain."""
-    from bot.store import Store
-    count = Store().purge(older_than, outcome)
+    count = open_store().purge(older_than, outcome)
     click.echo(f"purged {count} conversation(s) inactive for more than {older_than} days"
                + (f" with outcome {outcome}" if outcome else ""))
 
 
-def _fail(message: str, code: int = 2) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
+@main.group()
+def db() -> None:
+    """The database schema: `prescreen db upgrade` before starting a new version when
+    PRESCREEN_AUTO_UPGRADE=0 (by default every command upgrades it on start)."""
 
 
-from bot.staff.cli import register as _register_staff_commands  # noqa: E402
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the database schema to this version's (one transaction)."""
+    from sqlalchemy.exc import SQLAlchemyError
 
-_register_staff_commands(main)
+    from bot import db as database
+    try:
+        engine = database.open_engine(settings().database_url)
+        before = database.current_revision(engine)
+        after = database.upgrade(engine)
+    except SQLAlchemyError as exc:
+        fail(f"cannot upgrade the database: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+    click.echo(f"database schema: {before or 'new or release 0.1'} -> {after}")
+
+
+@db.command("status")
+def db_status() -> None:
+    """Print the database's schema revision and this version's."""
+    from bot import db as database
+    engine = database.open_engine(settings().database_url)
+    current, newest = database.current_revision(engine), database.head()
+    click.echo(f"database schema {current or 'none'}; this version needs {newest}"
+               + ("" if current == newest else ": run `prescreen db upgrade`"))
+    sys.exit(0 if current == newest else REFUSED)
+
+
+register_staff_commands(main)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

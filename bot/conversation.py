@@ -14,7 +14,7 @@ SENDER_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
 
 
 def valid_sender(sender: Any) -> bool:
-    """DESIGN.md §3: 1-128 characters of A-Z a-z 0-9 _ . : -"""
+    """1-128 characters of A-Z a-z 0-9 _ . : - (docs/ARCHITECTURE.md, "The channel")."""
     return isinstance(sender, str) and SENDER_RE.fullmatch(sender) is not None
 
 
@@ -68,8 +68,8 @@ class Conversations:
             kept["today"] = str(metadata["today"])  # tests pin the site date
         metadata = kept
         for _ in range(CONFLICT_RETRIES):
-            with self.store.session(sender) as session:
-                seen = session.read(message_id)
+            with self.store.turn(sender) as db_turn:
+                seen = db_turn.read(message_id)
                 if seen.replies is not None:  # a retry of a message already answered
                     return seen.replies
                 if seen.state is not None:
@@ -80,10 +80,10 @@ class Conversations:
                 turn = self.engine.handle(sender, text, state, metadata)
                 try:
                     if turn.delete:
-                        session.delete("patient asked to delete their answers", expected_seq=seen.last_seq,
+                        db_turn.delete("patient asked to delete their answers", expected_seq=seen.last_seq,
                                        message_id=message_id, reply_list=turn.messages)
                     else:
-                        session.save(seen.last_seq, turn.events, summary_of(turn, contact_before), self.trial.id,
+                        db_turn.save(seen.last_seq, turn.events, summary_of(turn, contact_before), self.trial.id,
                                      message_id, turn.messages, turn.state.to_json())
                 except Conflict:  # another turn of this conversation was stored meanwhile
                     continue

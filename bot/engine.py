@@ -10,22 +10,33 @@ the store loads and saves the events, the runner runs the custom actions.
 from __future__ import annotations
 
 import copy
-import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
+import rasa_sdk
+from rasa_sdk.events import ActiveLoop, Restarted, SessionStarted, SlotSet
+
+from actions.placeholders import fill_placeholders
 from bot.dialogue import Dialogue, Rule
+from bot.jsoncodec import dumps, loads
 from bot.nlu import NLU
-from bot.runner import SDK_VERSION
-from bot.store import dumps, loads
+
+if TYPE_CHECKING:
+    from bot.runner import ActionRunner
 
 LISTEN = "action_listen"
+SDK_VERSION = rasa_sdk.__version__
 
 
 @dataclass
 class State:
-    """What the event log says now: slots, active loop, latest message and action."""
+    """What the event log says now: slots, active loop, latest message and action.
+
+    `initial` holds the slot values a restart or a new session goes back to (the
+    domain's initial values). `State.fold` is the one fold of an event log into
+    slots: the engine's replay and the staff record both use it.
+    """
 
     slots: dict[str, Any]
     active_loop: str | None = None
@@ -34,6 +45,15 @@ class State:
     latest_bot_action: str | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
     initial: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def fold(cls, events: Iterable[dict[str, Any]], initial: Mapping[str, Any]) -> State:
+        """The state after these events, from (and, on a restart or a new session, back to)
+        the slot values `initial`. Pure: `events` and `initial` are not changed."""
+        state = cls(slots=dict(initial), initial=dict(initial))
+        for event in events:
+            state.apply(event)
+        return state
 
     def apply(self, event: dict[str, Any]) -> None:
         """Fold one event into the state (Rasa's tracker semantics)."""
@@ -71,18 +91,19 @@ class State:
         }
 
 
+def initial_slots(dialogue: Dialogue) -> dict[str, Any]:
+    """The domain's slots with their initial values (what a restart goes back to)."""
+    return {name: spec.get("initial_value") for name, spec in dialogue.domain.get("slots", {}).items()}
+
+
 def initial_state(dialogue: Dialogue) -> State:
     """The state of a conversation that has no events yet."""
-    initial = {name: spec.get("initial_value") for name, spec in dialogue.domain.get("slots", {}).items()}
-    return State(slots=dict(initial), initial=initial)
+    return State.fold((), initial_slots(dialogue))
 
 
-def replay(dialogue: Dialogue, events: list[dict[str, Any]]) -> State:
+def replay(dialogue: Dialogue, events: Iterable[dict[str, Any]]) -> State:
     """The state after these events (the log is the record; a snapshot is only a shortcut)."""
-    state = initial_state(dialogue)
-    for event in events:
-        state.apply(event)
-    return state
+    return State.fold(events, initial_slots(dialogue))
 
 
 def restore(dialogue: Dialogue, snapshot: str) -> State:
@@ -110,7 +131,7 @@ class Turn:
 class Engine:
     """Runs turns of the conversation described by a Dialogue."""
 
-    def __init__(self, dialogue: Dialogue, runner: Any) -> None:
+    def __init__(self, dialogue: Dialogue, runner: ActionRunner) -> None:
         self.dialogue = dialogue
         self.runner = runner
         self.nlu = NLU(dialogue.examples, dialogue.intents)
@@ -187,7 +208,7 @@ class _Run:
             if kind == "action":
                 self.action(name)
             elif kind == "active_loop" and name is None and self.state.active_loop:
-                self.add({"event": "active_loop", "name": None})
+                self.add(ActiveLoop(None, self.now))
 
     # -- actions -----------------------------------------------------------------
     def action(self, name: str) -> None:
@@ -195,18 +216,18 @@ class _Run:
             return self.form(name)
         if name == "action_restart":
             self.add({"event": "action", "name": name})
-            self.add({"event": "restart"})
+            self.add(Restarted(self.now))
             return
         if name == "action_deactivate_loop":
             self.add({"event": "action", "name": name})
             if self.state.active_loop:
-                self.add({"event": "active_loop", "name": None})
+                self.add(ActiveLoop(None, self.now))
             return
         if name == "action_delete_conversation":
             self.turn.delete = True
             return
         if name == "action_session_start" and name not in self.domain.get("actions", []):
-            self.add({"event": "session_started"})
+            self.add(SessionStarted(self.now))
             self.add({"event": "action", "name": LISTEN})
             return
         if name.startswith("utter_") and name in self.domain.get("responses", {}):
@@ -253,7 +274,7 @@ class _Run:
             message = copy.deepcopy(variations[0])
             values = {**{k: v for k, v in self.state.slots.items() if not isinstance(v, (dict, list))}, **response}
             if message.get("text"):
-                message["text"] = re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), m.group(0))), message["text"])
+                message["text"] = fill_placeholders(message["text"], values)
         for key in ("text", "buttons", "custom", "image", "attachment"):
             if response.get(key):
                 message[key] = response[key] if key != "buttons" else message.get("buttons", []) + response[key]
@@ -280,11 +301,12 @@ class _Run:
         """Run a form: validate the candidate, then ask the next slot or finish."""
         self.add({"event": "action", "name": name})
         if self.state.active_loop != name:
-            self.add({"event": "active_loop", "name": name})
+            self.add(ActiveLoop(name, self.now))
         validator = f"validate_{name}"
         if validator in self.domain.get("actions", []):
-            pre = [{"event": "slot", "name": "requested_slot", "value": self.state.slots.get("requested_slot"),
-                    "timestamp": self.now}, {"event": "action", "name": name, "timestamp": self.now}]
+            # what the validator sees before the candidate (not stored: no key order to keep)
+            pre = [SlotSet("requested_slot", self.state.slots.get("requested_slot"), self.now),
+                   {"event": "action", "name": name, "timestamp": self.now}]
             returned = self.custom(validator, pre + (candidate or []))
             if not any(e.get("event") == "slot" and e.get("name") == "requested_slot" for e in returned):
                 self.add({"event": "slot", "name": "requested_slot", "value": self._first_empty(name)})
@@ -296,7 +318,7 @@ class _Run:
         if requested:
             self.ask(name, requested)
             return
-        self.add({"event": "active_loop", "name": None})
+        self.add(ActiveLoop(None, self.now))
         for follow in self.engine.dialogue.completions.get(name, []):
             self.action(follow)
 

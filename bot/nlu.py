@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -20,6 +21,29 @@ def clean_text(text: str) -> str:
     """Text as a database can store it: control characters (but tab and newlines) dropped,
     lone surrogates (from JSON escapes) replaced."""
     return SURROGATE.sub("\ufffd", CONTROL.sub("", text))
+
+
+@dataclass(frozen=True)
+class Payload:
+    """A button payload: `/intent` or `/intent{"entity": "value", ...}`; `entities` is None when
+    the braces do not hold a JSON object."""
+
+    intent: str
+    entities: dict[str, Any] | None
+
+
+def parse_payload(text: str) -> Payload | None:
+    """The payload a message is, or None when it is not shaped like one."""
+    match = PAYLOAD_RE.match(text.strip())
+    if not match:
+        return None
+    if not match.group(2):
+        return Payload(match.group(1), {})
+    try:
+        entities = json.loads(match.group(2))
+    except ValueError:
+        entities = None
+    return Payload(match.group(1), entities if isinstance(entities, dict) else None)
 
 
 def _clean(value):
@@ -51,18 +75,12 @@ class NLU:
 
     def parse(self, text: str) -> dict[str, Any]:
         """Parse data for one message (Rasa's `parse_data` shape)."""
-        match = PAYLOAD_RE.match(text.strip())
-        if match and match.group(1) in self.intents:
-            entities = []
-            if match.group(2):
-                try:
-                    data = json.loads(match.group(2))
-                except ValueError:
-                    data = None
-                if not isinstance(data, dict):
-                    return self._result(text, FALLBACK, 1.0)
-                entities = [{"entity": _clean(k), "value": _clean(v)} for k, v in data.items()]
-            return self._result(text, match.group(1), 1.0, entities)
+        payload = parse_payload(text)
+        if payload and payload.intent in self.intents:
+            if payload.entities is None:
+                return self._result(text, FALLBACK, 1.0)
+            entities = [{"entity": _clean(k), "value": _clean(v)} for k, v in payload.entities.items()]
+            return self._result(text, payload.intent, 1.0, entities)
         norm = _norm(text)
         padded = f" {norm} "
         if any(f" {e} " in padded for e in self.emergency if e):

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import logging
-import os
 
 from flask import Flask, jsonify, request
 from flask_limiter import Limiter
@@ -21,7 +20,6 @@ from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-DEFAULT_RATE_LIMITS = "120 per minute;3000 per hour|40 per minute"
 log = logging.getLogger("prescreen.http")
 
 MESSAGES = {
@@ -52,12 +50,12 @@ def parse_limits(value: str) -> tuple[str, str] | None:
 def init_app(app: Flask) -> None:
     """Install ProxyFix, the rate limits and the JSON error handlers."""
     cfg = app.config
-    trusted = int(cfg.get("TRUSTED_PROXIES") or os.environ.get("PRESCREEN_TRUSTED_PROXIES") or 0)
+    trusted = int(cfg["TRUSTED_PROXIES"] or 0)
     if trusted:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted, x_proto=trusted, x_host=trusted)
 
-    limits = parse_limits(cfg.get("RATE_LIMITS") or os.environ.get("PRESCREEN_RATE_LIMITS") or DEFAULT_RATE_LIMITS)
-    storage = cfg.get("RATELIMIT_STORAGE_URL") or os.environ.get("PRESCREEN_RATELIMIT_STORAGE_URL") or "memory://"
+    limits = parse_limits(cfg["RATE_LIMITS"])
+    storage = cfg["RATELIMIT_STORAGE_URL"]
     limiter = Limiter(get_remote_address, app=app, storage_uri=storage, headers_enabled=True,
                       enabled=limits is not None, default_limits=[], strategy="moving-window",
                       key_prefix="prescreen", swallow_errors=True)

@@ -4,13 +4,11 @@ Every response gets a Content-Security-Policy that allows only this origin
 (no inline scripts or styles, no framing), X-Frame-Options, nosniff and
 Referrer-Policy. Nothing here stops other sites from loading /widget.js
 (no Cross-Origin-Resource-Policy). The session cookie is HttpOnly,
-SameSite=Lax, and Secure when PRESCREEN_SECURE_COOKIES (or the
-SESSION_COOKIE_SECURE setting) says so, or else when the request came over HTTPS.
+SameSite=Lax, and Secure when the SECURE_COOKIES setting (PRESCREEN_SECURE_COOKIES,
+bot.config) or SESSION_COOKIE_SECURE says so, or else when the request came over HTTPS.
 """
 
 from __future__ import annotations
-
-import os
 
 from flask import Flask, Response, request
 from flask.sessions import SecureCookieSessionInterface
@@ -24,12 +22,6 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-
-
-def _flag(value: str | None) -> bool | None:
-    if value is None or value.strip() == "":
-        return None
-    return value.strip().lower() in ("1", "true", "yes", "on")
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -53,9 +45,7 @@ class SessionInterface(SecureCookieSessionInterface):
 
 def init_app(app: Flask) -> None:
     """Set security headers and session-cookie flags."""
-    env_secure = _flag(os.environ.get("PRESCREEN_SECURE_COOKIES"))
-    if "PRESCREEN_SECURE_COOKIES" in app.config:
-        env_secure = _flag(str(app.config["PRESCREEN_SECURE_COOKIES"]))
+    env_secure = app.config.get("SECURE_COOKIES")
     # Flask's default is False; None here means "decide per request"
     if env_secure is not None:
         app.config["SESSION_COOKIE_SECURE"] = env_secure

@@ -1,7 +1,7 @@
 """Shared fixtures for tests that need a real server and a real browser.
 
 Import them into a test module with `from browserkit import live_server, browser, page`
-(tests/ is on sys.path: see conftest.py). Browser tests are marked `browser`;
+(tests/ is on sys.path: `pythonpath` in pyproject.toml). Browser tests are marked `browser`;
 without Chromium or Playwright they skip locally with the reason, and fail in CI
 (CI=1), where a missing browser is a broken set-up, not a reason to skip.
 """

@@ -50,7 +50,8 @@ def make_app(db_path: str | os.PathLike, criteria: str = CRITERIA, **extra: Any)
     config = {"DATABASE_URL": f"sqlite:///{db_path}", "CRITERIA": criteria, "ALLOW_TODAY": True,
               "TESTING": True, "RATE_LIMITS": "off"}
     config.update(extra)
-    return create_app(config)
+    # a None value: not configured here, the environment's (or the default) applies
+    return create_app({k: v for k, v in config.items() if v is not None})
 
 
 def store_of(app):

@@ -37,7 +37,7 @@ def fictional_trial() -> Trial:
 
 @pytest.fixture(scope="session")
 def result_validator():
-    """A jsonschema validator for the published result schema (DESIGN.md section 5)."""
+    """A jsonschema validator for the published result schema (docs/ARCHITECTURE.md, "The result")."""
     import jsonschema
 
     schema = json.loads((ROOT / "schemas" / "prescreen_result.schema.json").read_text(encoding="utf-8"))

@@ -37,7 +37,7 @@ RUN = uuid.uuid4().hex[:10]
 
 
 def run_sender(label: str) -> str:
-    """A sender id unique to this run and this label (valid by DESIGN.md section 3)."""
+    """A sender id unique to this run and this label (valid by docs/ARCHITECTURE.md, "The channel")."""
     return f"t{RUN}-{label}-{uuid.uuid4().hex[:8]}"
 
 

@@ -10,8 +10,6 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(__file__))
-
 import pytest
 import requests
 

@@ -1,12 +1,7 @@
 """The REST channel: Rasa's request and response shapes, the sender rule, the
-body checks, /health, and idempotent repeats (DESIGN.md §3, §5, §9)."""
+body checks, /health, and idempotent repeats (docs/ARCHITECTURE.md: "The channel", "Rasa compatibility")."""
 
 from __future__ import annotations
-
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(__file__))
 
 import pytest
 

@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(__file__))
-
 import pytest
 
 from bot.store import Store

@@ -5,11 +5,6 @@ identifying is ever asked."""
 
 from __future__ import annotations
 
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(__file__))
-
 import pytest
 
 from chatkit import (CRITERIA, FICTIONAL, Patient, answer_until, assert_says, chat_app, chat_client, make_app,

@@ -9,11 +9,6 @@ The site date is pinned to 2026-11-25 through metadata.today.
 
 from __future__ import annotations
 
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(__file__))
-
 import pytest
 
 from chatkit import (CONTACT_ADDRESS, CRISIS_988, CRITERION_KEYS, ELIGIBLE, EMERGENCY_911, NOT_RECRUITING,
@@ -26,7 +21,7 @@ START = [("hi", "~Shall we start?"), ("tap:Start", "age")]
 
 
 def check_result_message(replies: list[dict], result_validator=None) -> dict:
-    """What every result message must carry (DESIGN.md §4, §5)."""
+    """What every result message must carry (docs/ARCHITECTURE.md: "Clinical rules", "The result")."""
     result = result_of(replies)
     assert result is not None, texts(replies)
     assert set(result) == RESULT_KEYS
@@ -439,7 +434,7 @@ def test_no_keep_them_at_the_greeting_does_not_skip_the_study_notice(patient):
     """Declining a deletion before the questions started must not start them silently.
 
     At the least, the not-recruiting notice must come before the first question
-    (DESIGN.md §4)."""
+    (docs/ARCHITECTURE.md, "Clinical rules")."""
     patient.says("hi")
     patient.says("delete my answers")
     replies = patient.taps("No, keep them")

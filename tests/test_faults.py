@@ -9,15 +9,11 @@ is there, no turn is half stored, and every conversation continues.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import sys
 import threading
 import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-sys.path.insert(0, os.path.dirname(__file__))
 
 import pytest
 import requests

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import sys
 import tempfile
-
-sys.path.insert(0, os.path.dirname(__file__))
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings

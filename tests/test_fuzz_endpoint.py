@@ -17,17 +17,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(__file__))
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 from sqlalchemy import select
 
 from bot.engine import replay
-from bot.store import conversations as conversations_table, events as events_table
+from bot.db.schema import conversations as conversations_table, events as events_table
 from chatkit import WEBHOOK, Patient, answer_until, store_of
 from dbkit import half_turn_problems, isolated_app, run_sender
 

@@ -8,16 +8,12 @@ and nothing is half stored (the sender's log is unchanged, or grew by whole turn
 from __future__ import annotations
 
 import json
-import os
 import re
-import sys
-
-sys.path.insert(0, os.path.dirname(__file__))
 
 import pytest
 from sqlalchemy import func, inspect, select
 
-from bot.store import conversations as conversations_table, events as events_table
+from bot.db.schema import conversations as conversations_table, events as events_table
 from chatkit import CRITERIA, WEBHOOK, Patient, make_app, store_of, user_events
 from dbkit import assert_unchanged_or_whole_turns, assert_whole_turns, isolated_app, run_sender
 

@@ -10,21 +10,18 @@ Every sender carries this run's prefix, so runs on the shared database never col
 from __future__ import annotations
 
 import json
-import os
-import sys
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-
-sys.path.insert(0, os.path.dirname(__file__))
 
 import pytest
 from sqlalchemy import create_engine, select, text
 
 from bot import create_app
 from bot.engine import replay
-from bot.store import Store, events as events_table
+from bot.db.schema import events as events_table
+from bot.store import Store
 from chatkit import (CRITERIA, ELIGIBLE, WEBHOOK, Patient, answer_until, assert_says, run_script, send_together,
                      store_of, user_events)
 from dbkit import (TYPED, HttpClient, ServerProcess, assert_unchanged_or_whole_turns, assert_whole_turns, booted_gunicorn,

@@ -6,23 +6,18 @@ retention reason and audit entries, reports how many, and touches nothing recent
 from __future__ import annotations
 
 import datetime as dt
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(__file__))
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
 from bot.cli import main
-from bot.store import conversations, events, replies
+from bot.db.schema import conversations, events, message_replies as replies, transcript_index
 from chatkit import CRITERIA, Patient, answer_until, make_app, store_of
 from dbkit import postgres_schema, postgres_url, run_sender  # noqa: F401  (fixture)
 
 
 def transcript_rows(store, sender) -> int:
-    from bot.staff.models import transcript_index
     with store.engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(transcript_index)
                             .where(transcript_index.c.conversation_id == sender)).scalar()

@@ -4,11 +4,7 @@ through PRESCREEN_TRUSTED_PROXIES, shared across app instances through Redis."""
 
 from __future__ import annotations
 
-import os
-import sys
 import uuid
-
-sys.path.insert(0, os.path.dirname(__file__))
 
 import pytest
 

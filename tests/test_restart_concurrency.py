@@ -3,17 +3,13 @@ it stopped, and parallel requests neither lose nor duplicate a turn."""
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-
-sys.path.insert(0, os.path.dirname(__file__))
 
 import pytest
 from sqlalchemy import select
 
-from bot.store import events as events_table
+from bot.db.schema import events as events_table
 from chatkit import (CRITERIA, ELIGIBLE, Patient, answer_until, make_app, new_sender, result_of, send_together,
                      store_of, user_events)
 

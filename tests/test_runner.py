@@ -4,14 +4,10 @@ waits (ours), and finished on an event loop when it does (anyone else's)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "fixtures"))
-
-from bot.runner import ActionServerError, InProcessRunner
+from bot.runner import ActionFailed, InProcessRunner
 from chatkit import CRITERIA
 
 
@@ -41,9 +37,9 @@ def test_an_action_that_waits_is_finished_on_the_event_loop():
         asyncio.get_running_loop()
 
 
-def test_an_action_that_fails_after_waiting_is_an_action_server_error():
+def test_an_action_that_fails_after_waiting_is_action_failed():
     runner = InProcessRunner(CRITERIA, package="waiting_actions")
-    with pytest.raises(ActionServerError, match="action_waits_then_fails"):
+    with pytest.raises(ActionFailed, match="action_waits_then_fails"):
         runner.run(call("action_waits_then_fails"))
     assert runner.run(call("action_waits"))["responses"][0]["text"] == "waited 42"
 

@@ -29,7 +29,7 @@ def run(*args, input=None):
 
 
 def users_table(url):
-    from bot.staff.models import users
+    from bot.db.schema import staff_users as users
     from bot.store import Store
     with Store(url).engine.connect() as conn:
         return {r["username"]: dict(r) for r in conn.execute(select(users)).mappings()}

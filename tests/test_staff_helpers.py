@@ -7,12 +7,9 @@ accounts, logging in, and patients who talk to the bot to make the data.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from browserkit import make_app  # noqa: E402
+from browserkit import make_app
 
 ROOT = Path(__file__).resolve().parent.parent
 FICTIONAL = str(ROOT / "tests" / "fixtures" / "fictional_trial.yaml")

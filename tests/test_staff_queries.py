@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import insert, select
 
-from bot.staff.models import transcript_index, transcript_lines
+from bot.db.schema import conversations, transcript_index
+from bot.db.search import transcript_lines
 from bot.staff.queries import Filters, counts, list_page
-from bot.store import Store, conversations
+from bot.store import Store
 from dbkit import postgres_schema, postgres_url  # noqa: F401  (fixture)
 
 ZONE = ZoneInfo("America/Los_Angeles")
@@ -183,9 +184,9 @@ def test_a_conversation_is_one_document_growing_turn_by_turn(store):
     later = [{"event": "user", "text": "later words"}, {"event": "bot", "text": "bot words"},
              {"event": "user", "text": "/affirm"}]
     summary = {"current_question": "age", "contact_requested": False}
-    with store.session("g") as session:
+    with store.turn("g") as session:
         session.save(0, first, summary, "T", None, [], "{}")
-    with store.session("g") as session:
+    with store.turn("g") as session:
         session.save(len(first), later, summary, "T", None, [], "{}")
     with store.engine.connect() as conn:
         docs = conn.execute(select(transcript_index.c.conversation_id, transcript_index.c.text)).all()
@@ -195,7 +196,7 @@ def test_a_conversation_is_one_document_growing_turn_by_turn(store):
 
 
 def test_forgetting_a_conversation_removes_it_from_the_search(mixed):
-    with mixed.session("c2") as session:
+    with mixed.turn("c2") as session:
         session.delete("test")
     assert ids(page(mixed, Filters(query="ulcer"))) == ["c3"]
     with mixed.engine.connect() as conn:
@@ -203,7 +204,7 @@ def test_forgetting_a_conversation_removes_it_from_the_search(mixed):
 
 
 def test_button_payloads_are_indexed_as_their_words(store):
-    from bot.staff.models import searchable_text
+    from bot.db.search import searchable_text
     assert searchable_text({"event": "user", "text": '/inform{"diagnosis":"Yes, the limited type"}'}) \
         == "Yes, the limited type"
     assert searchable_text({"event": "user", "text": "/affirm"}) is None
@@ -216,7 +217,7 @@ def test_button_payloads_are_indexed_as_their_words(store):
 def test_index_is_built_from_the_event_log_of_an_older_database(tmp_path):
     """A database that had conversations before the staff screens gets its index on first start."""
     from sqlalchemy import create_engine
-    from bot.store import events
+    from bot.db.schema import events
     import json
 
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.staff import accounts
-from bot.staff.models import followups, transcript_index
+from bot.db.schema import followups, transcript_index
 from test_staff_helpers import (ADMIN_PASSWORD, FICTIONAL, PASSWORD, REAL_ABANDONED, REAL_LIKELY, REAL_TOO_YOUNG, Chat,
                                 add_staff, csrf_app, login, opt_in, page_token, store_of,
                                 token_of)

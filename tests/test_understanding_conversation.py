@@ -1,11 +1,6 @@
 """The form uses the parser: confirm steps, closer dates, questions back, answers given in passing."""
 
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(__file__))
-
-from chatkit import answer_until, chat_app, chat_client, patient, run_script, store  # noqa: E402,F401
+from chatkit import answer_until, chat_app, chat_client, patient, run_script, store  # noqa: F401
 
 
 def test_a_misspelled_medicine_is_checked_back_then_kept(patient):

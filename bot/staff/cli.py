@@ -12,18 +12,11 @@ Every account change and every export is written to the audit log.
 from __future__ import annotations
 
 import getpass
-import os
 import sys
 
 import click
 
-
-def _store():
-    from bot.staff.models import create_schema
-    from bot.store import Store
-    store = Store(os.environ.get("PRESCREEN_DATABASE_URL"))
-    create_schema(store.engine)
-    return store
+from bot.cli_support import BAD_INPUT, REFUSED, fail, open_store, settings
 
 
 def _actor() -> str:
@@ -40,11 +33,6 @@ def _read_password(prompt: str = "Password") -> str:
         return click.prompt(prompt, hide_input=True, confirmation_prompt=True, err=True)
     line = stdin.readline()
     return line.rstrip("\r\n")
-
-
-def _fail(message: str, code: int = 1) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
 
 
 def register(main: click.Group) -> None:
@@ -67,13 +55,13 @@ def users_add(name: str, admin: bool) -> None:
     try:
         accounts.check_username(name)
     except accounts.AccountError as exc:
-        _fail(str(exc))
+        fail(str(exc), REFUSED)
     password = _read_password()
-    store = _store()
+    store = open_store()
     try:
         accounts.add_user(store.engine, name, password, admin)
     except accounts.AccountError as exc:
-        _fail(str(exc))
+        fail(str(exc), REFUSED)
     store.add_audit(_actor(), "user_add", name, None, "admin" if admin else "staff")
     click.echo(f"Added {'admin' if admin else 'user'} {name}.", err=True)
 
@@ -82,7 +70,7 @@ def users_add(name: str, admin: bool) -> None:
 def users_list() -> None:
     """Every account: name, role, whether disabled, when created."""
     from bot.staff import accounts
-    rows = accounts.list_users(_store().engine)
+    rows = accounts.list_users(open_store().engine)
     if not rows:
         click.echo("No staff accounts yet (prescreen users add NAME).", err=True)
         return
@@ -99,11 +87,11 @@ def users_list() -> None:
 def users_disable(name: str) -> None:
     """Stop an account from logging in (its open sessions end)."""
     from bot.staff import accounts
-    store = _store()
+    store = open_store()
     try:
         accounts.disable_user(store.engine, name)
     except accounts.AccountError as exc:
-        _fail(str(exc))
+        fail(str(exc), REFUSED)
     store.add_audit(_actor(), "user_disable", name)
     click.echo(f"Disabled {name}.", err=True)
 
@@ -114,11 +102,11 @@ def users_reset_password(name: str) -> None:
     """Set a new password (prompt or first line of stdin); open sessions end."""
     from bot.staff import accounts
     password = _read_password("New password")
-    store = _store()
+    store = open_store()
     try:
         accounts.reset_password(store.engine, name, password)
     except accounts.AccountError as exc:
-        _fail(str(exc))
+        fail(str(exc), REFUSED)
     store.add_audit(_actor(), "user_reset_password", name)
     click.echo(f"New password set for {name}.", err=True)
 
@@ -135,7 +123,6 @@ def export_command(kind: str, since: str | None, outcome: str | None, status: st
                    output: str | None) -> None:
     """Export the conversations as CSV (one row each) or JSON (transcripts and results)."""
     from actions.trial import TrialError, load_trial
-    from bot.cli import default_criteria
     from bot.staff.export import conversations_with_events, csv_chunks, json_chunks
     from bot.staff.queries import Filters
 
@@ -143,14 +130,14 @@ def export_command(kind: str, since: str | None, outcome: str | None, status: st
     if problems:
         for problem in problems:
             click.echo(f"error: {problem}", err=True)
-        sys.exit(2)
+        sys.exit(BAD_INPUT)
     try:
-        trial = load_trial(default_criteria())
+        trial = load_trial(settings().criteria)
     except TrialError as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)
-        sys.exit(2)
-    store = _store()
+        sys.exit(BAD_INPUT)
+    store = open_store()
     store.add_audit(_actor(), "export", kind, None, filters.describe() + (f"; to {output}" if output else ""))
     items = conversations_with_events(store.engine, trial, filters, trial.zone)
     chunks = csv_chunks(items, trial) if kind == "csv" else json_chunks(items, filters)

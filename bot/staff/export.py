@@ -19,10 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from actions.trial import Trial
-from bot.staff.models import as_utc, followups, now_utc
+from bot.dialogue import Dialogue
+from bot.engine import initial_slots
+from bot.db.schema import as_utc, conversations, events, followups, now_utc
 from bot.staff.queries import Filters, filtered_ids
 from bot.staff.transcript import record
-from bot.store import conversations, events
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SUMMARY_COLUMNS = ("conversation_id", "started_at", "last_activity", "completed", "current_question", "outcome",
@@ -58,8 +59,13 @@ def _iso(value: Any) -> str | None:
 
 
 def conversations_with_events(engine: Engine, trial: Trial, filters: Filters, zone: ZoneInfo,
-                              dialogue: Any = None, batch: int = 200) -> Iterator[dict[str, Any]]:
-    """Each filtered conversation (newest first): its summary row, record and follow-up history."""
+                              dialogue: Dialogue | None = None, batch: int = 200) -> Iterator[dict[str, Any]]:
+    """Each filtered conversation (newest first): its summary row, record and follow-up history.
+
+    With the dialogue, each record's slots are exactly the engine's (its initial values);
+    without it (`prescreen export`, which loads none) they fold from {}: see `record`.
+    """
+    initial = initial_slots(dialogue) if dialogue is not None else {}
     with engine.connect() as conn:
         for ids in filtered_ids(conn, filters, zone, batch):
             rows = {r["id"]: dict(r) for r in conn.execute(
@@ -77,7 +83,7 @@ def conversations_with_events(engine: Engine, trial: Trial, filters: Filters, zo
             for sender in ids:
                 if sender not in rows:
                     continue  # deleted meanwhile
-                yield {"summary": rows[sender], "record": record(trial, logs[sender], dialogue=dialogue),
+                yield {"summary": rows[sender], "record": record(trial, logs[sender], initial=initial),
                        "followups": history[sender]}
 
 

@@ -16,15 +16,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.engine import Connection
 
-from bot.staff.models import matching_documents, matching_line, transcript_index
-from bot.store import conversations
+from actions.evaluator import Outcome
+from bot.db.schema import conversations, transcript_index
+from bot.db.search import matching_documents, matching_line
 
-OUTCOMES: dict[str, str] = {
-    "likely_eligible": "Likely eligible",
-    "eligible_after_washout": "Eligible after washout",
-    "needs_review": "Needs review",
-    "not_eligible": "Not eligible",
+OUTCOME_LABELS: dict[Outcome, str] = {
+    Outcome.LIKELY_ELIGIBLE: "Likely eligible",
+    Outcome.ELIGIBLE_AFTER_WASHOUT: "Eligible after washout",
+    Outcome.NEEDS_REVIEW: "Needs review",
+    Outcome.NOT_ELIGIBLE: "Not eligible",
 }
+# outcome value (as stored, and as a filter value) -> label, most hopeful first (the reverse of the
+# enum's precedence); plain-string keys for the templates, the SQL labels and the filters
+OUTCOMES: dict[str, str] = {outcome.value: OUTCOME_LABELS[outcome] for outcome in reversed(Outcome)}
 NO_OUTCOME = "none"  # filter value: no result yet
 
 STATUSES: dict[str, str] = {

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import random
 import re
 import sys
@@ -23,14 +22,16 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-PROJECT = Path(__file__).resolve().parents[2]
+from actions.evaluator import Outcome
+from bot.config import Settings
+
 NAMES = ["Alex Morgan", "Sam Lee", "Jordan Diaz", "Maria Rossi", "Chen Wei", "Priya Nair", "Ola Nordmann"]
 NEGATIVE = re.compile(r"^(no\b|never|none|doesn't apply|more than)", re.I)
 DOSE_WORDS = ["2 weeks ago", "3 weeks ago", "last month", "in September", "about 2 months ago", "a year ago"]
-OUTCOME_MIX = {"not_eligible": 0.4, "needs_review": 0.3, "likely_eligible": 0.15, "eligible_after_washout": 0.15}
+OUTCOME_MIX = {Outcome.NOT_ELIGIBLE: 0.4, Outcome.NEEDS_REVIEW: 0.3, Outcome.LIKELY_ELIGIBLE: 0.15,
+               Outcome.ELIGIBLE_AFTER_WASHOUT: 0.15}
 TYPED_EXTRA = ["not sure", "I think so", "no idea", "maybe last summer", "my doctor said yes", "I don't know"]
 
 
@@ -73,7 +74,7 @@ def make_templates(count: int, criteria: str, rng: random.Random, today: str) ->
             turns.append((len(events), _summary(store.conversation(sender))))
             outcome = next(((r.get("custom") or {}).get("prescreen_result", {}).get("outcome") for r in replies
                             if (r.get("custom") or {}).get("prescreen_result")), None)
-            if outcome == "not_eligible" and mistakes < 6 and rng.random() < 0.9:
+            if outcome == Outcome.NOT_ELIGIBLE and mistakes < 6 and rng.random() < 0.9:
                 mistakes += 1          # like a patient who tapped the wrong answer
                 message = "I made a mistake"
                 continue
@@ -120,9 +121,10 @@ def seed(url: str, count: int, criteria: str, templates: int = 60, days: int = 3
     """Insert `count` conversations copied from engine-made templates."""
     from sqlalchemy import insert
 
-    from bot.staff.models import create_schema, searchable_text, transcript_index
+    from bot.db.schema import conversations, events, transcript_index
+    from bot.db.search import searchable_text
     from bot.staff.queries import STATUSES
-    from bot.store import Store, conversations, events
+    from bot.store import Store
 
     rng = random.Random(seed_value)
     started = time.perf_counter()
@@ -133,7 +135,6 @@ def seed(url: str, count: int, criteria: str, templates: int = 60, days: int = 3
     log(f"{len(made)} templates from the engine in {time.perf_counter() - started:.1f} s")
 
     store = Store(url)
-    create_schema(store.engine)
     # events as JSON text with a placeholder timestamp, and each turn's index rows, once per template
     prepared = []
     for t in made:
@@ -235,10 +236,11 @@ def _date(value: Any) -> dt.date | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.staff.seed", description=__doc__.split("\n\n")[0])
     parser.add_argument("--conversations", type=int, default=1000, help="how many to insert (default 1000)")
-    parser.add_argument("--database-url", default=os.environ.get("PRESCREEN_DATABASE_URL"),
-                        help="SQLAlchemy URL (default PRESCREEN_DATABASE_URL, else var/prescreen.sqlite3)")
-    parser.add_argument("--criteria", default=os.environ.get("PRESCREEN_CRITERIA", str(PROJECT / "criteria.yaml")),
-                        help="criteria file the templates are made with")
+    settings = Settings.load()
+    parser.add_argument("--database-url", default=settings.database_url,
+                        help="SQLAlchemy URL (default: PRESCREEN_DATABASE_URL, see bot/config.py)")
+    parser.add_argument("--criteria", default=settings.criteria,
+                        help="criteria file the templates are made with (default: PRESCREEN_CRITERIA)")
     parser.add_argument("--templates", type=int, default=60, help="engine-made conversations to copy (default 60)")
     parser.add_argument("--days", type=int, default=365, help="spread start times over this many past days")
     parser.add_argument("--seed", type=int, default=1, help="random seed (same seed, same data)")

@@ -1,19 +1,21 @@
 """What staff read about one conversation, derived from its event log: the
 transcript (who said what, when; a button tap shown as the choice tapped), the
 answers table (from the question slots of the replayed state) and the contact
-details the patient left.
+details the patient left. The slots come from the engine's own fold
+(`bot.engine.State.fold`), so staff see what the conversation saw.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from actions.form import walk
 from actions.trial import Trial
-from bot.staff.models import payload_words
+from bot.db.search import payload_words
+from bot.engine import State
 
 PATIENT, BOT = "patient", "bot"
 
@@ -99,18 +101,6 @@ def transcript(events: Iterable[dict[str, Any]], zone: ZoneInfo | None = None) -
     return lines
 
 
-def fold_slots(events: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """The slots after these events (Rasa's semantics: restart and session start clear them)."""
-    slots: dict[str, Any] = {}
-    for event in events:
-        kind = event.get("event")
-        if kind == "slot":
-            slots[event.get("name")] = event.get("value")
-        elif kind in ("restart", "session_started"):
-            slots = {}
-    return slots
-
-
 def answers(trial: Trial, slots: dict[str, Any]) -> list[Answer]:
     """The answers of the questions that apply, in question order."""
     rows: list[Answer] = []
@@ -141,15 +131,16 @@ def contact_of(slots: dict[str, Any]) -> dict[str, str] | None:
     return {"name": str(slots.get("contact_name") or ""), "details": str(slots.get("contact_details") or "")}
 
 
-def record(trial: Trial, events: list[dict[str, Any]], zone: ZoneInfo | None = None, dialogue: Any = None) -> Record:
+def record(trial: Trial, events: list[dict[str, Any]], zone: ZoneInfo | None = None, *,
+           initial: Mapping[str, Any]) -> Record:
     """Transcript, answers and contact details of a conversation.
 
-    With the dialogue, the slots come from the engine's own replay; without it
-    (the CLI), from the same fold over the slot events.
+    The slots are the engine's fold of the events (`State.fold`) from `initial`,
+    the slot values a conversation starts with and a restart goes back to: pass
+    `bot.engine.initial_slots(dialogue)` to get exactly the engine's slots. A
+    caller without the dialogue passes `{}`: then only slots that an event set are
+    present, which gives the same answers and contact details as long as the
+    domain's initial values are all None (a slot left unset reads as None here).
     """
-    if dialogue is not None:
-        from bot.engine import replay
-        slots = replay(dialogue, events).slots
-    else:
-        slots = fold_slots(events)
+    slots = State.fold(events, initial).slots
     return Record(transcript(events, zone), answers(trial, slots), contact_of(slots), slots)

@@ -17,12 +17,13 @@ from sqlalchemy import func, insert, select, update
 from wtforms import PasswordField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
-from bot.staff import accounts, bp
+from bot.engine import initial_slots
+from bot.staff import accounts
+from bot.staff.blueprint import bp
 from bot.staff.export import conversations_with_events, csv_chunks, json_chunks
-from bot.staff.models import as_utc, followups, now_utc
+from bot.db.schema import as_utc, audit_log as audit, conversations, followups, now_utc
 from bot.staff.queries import NO_OUTCOME, OUTCOMES, STATUSES, Filters, list_page
 from bot.staff.transcript import record
-from bot.store import audit, conversations
 
 WRONG_LOGIN = "Wrong user name or password."
 NOTE_MAX = 5000
@@ -232,7 +233,7 @@ def conversation(conversation_id: str):
               else "There is no conversation with this id.")
     events = store.events(conversation_id)
     engine = current_app.extensions["prescreen"].engine
-    rec = record(_trial(), events, _trial().zone, dialogue=getattr(engine, "dialogue", None))
+    rec = record(_trial(), events, _trial().zone, initial=initial_slots(engine.dialogue))
     with store.engine.begin() as conn:
         history = _history(conn, conversation_id)
         _audit("view_conversation", target=conversation_id, conn=conn)
@@ -317,7 +318,7 @@ def export():
     store = _store()
     engine = current_app.extensions["prescreen"].engine
     _audit("export", target=kind, detail=filters.describe())
-    items = conversations_with_events(store.engine, trial, filters, trial.zone, getattr(engine, "dialogue", None))
+    items = conversations_with_events(store.engine, trial, filters, trial.zone, engine.dialogue)
     chunks = csv_chunks(items, trial) if kind == "csv" else json_chunks(items, filters)
     stamp = now_utc().strftime("%Y%m%d-%H%M%S")
     mimetype = "text/csv; charset=utf-8" if kind == "csv" else "application/json"

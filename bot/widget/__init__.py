@@ -28,7 +28,8 @@ def _asset(name: str) -> str:
 
 def _site_info() -> dict[str, str]:
     trial = current_app.extensions["prescreen_trial"]
-    return {"title": trial.model.title, "short": trial.model.short_title, "trial_id": trial.id}
+    return {"title": trial.model.title, "short": trial.model.short_title, "trial_id": trial.id,
+            "max_length": current_app.config["MAX_MESSAGE_LENGTH"]}
 
 
 def _serve(body: str, mimetype: str) -> Response:

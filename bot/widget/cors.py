@@ -1,8 +1,8 @@
 """Cross-origin rules for embedding the widget on other sites.
 
 Only the chat webhook is shared across origins, and only with the origins
-listed in `ALLOWED_ORIGINS` (app config) or `PRESCREEN_ALLOWED_ORIGINS`
-(environment), comma-separated, e.g. `https://trial.example.org,https://www.example.org`.
+listed in the `ALLOWED_ORIGINS` setting (`PRESCREEN_ALLOWED_ORIGINS`, bot.config),
+comma-separated, e.g. `https://trial.example.org,https://www.example.org`.
 Any other origin gets no `Access-Control-Allow-Origin`, so the browser refuses
 the answer (and, for the JSON POST the widget makes, refuses to send it at all
 after the preflight). Same-origin use (the demo page) never needs CORS.
@@ -10,7 +10,6 @@ after the preflight). Same-origin use (the demo page) never needs CORS.
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Iterable
 
@@ -60,10 +59,6 @@ def add_cors_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Read the allowed origins (config, else environment) and register the hook."""
-    configured = app.config.get("ALLOWED_ORIGINS")
-    if configured is None:
-        app.extensions[EXTENSION] = parse_origins(os.environ.get("PRESCREEN_ALLOWED_ORIGINS"))
-    else:
-        app.extensions[EXTENSION] = parse_origins(configured, "ALLOWED_ORIGINS")
+    """Read the allowed origins from the config and register the hook."""
+    app.extensions[EXTENSION] = parse_origins(app.config.get("ALLOWED_ORIGINS"))
     app.after_request(add_cors_headers)

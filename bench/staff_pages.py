@@ -1,7 +1,7 @@
-"""Benchmark of the staff screens (not part of pytest).
+"""Benchmark (d): the staff screens (conversation list and transcript) on a large database.
 
     .venv/bin/python -m bot.staff.seed --conversations 100000 --database-url sqlite:///var/bench.sqlite3
-    .venv/bin/python tests/bench_staff.py --database-url sqlite:///var/bench.sqlite3
+    .venv/bin/python bench/staff_pages.py --database-url sqlite:///var/bench.sqlite3
 
 Logs in as a benchmark account (created if missing) through the Flask test
 client and times whole requests (query, template, response): the list page
@@ -60,7 +60,7 @@ def main() -> int:
 
     from bot import create_app
     from bot.staff import accounts
-    from bot.store import conversations
+    from bot.db.schema import conversations
 
     app = create_app({"DATABASE_URL": args.database_url, "CRITERIA": args.criteria, "SECRET_KEY": "bench",
                       "RATE_LIMITS": "off"})

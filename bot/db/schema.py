@@ -1,0 +1,165 @@
+"""Every table of the prescreen database, in one SQLAlchemy `MetaData`.
+
+This module is the schema's only owner: the store, the staff screens, the
+exports and the migrations all import their tables from here. Every table that
+holds a patient's data references `conversations.id` with ON DELETE CASCADE, so
+deleting the conversation row ("delete my answers", `prescreen purge`) removes
+everything hanging off it, by construction (tests/test_schema.py checks it,
+for every table that is ever added). Tombstones and the audit log outlive the
+conversation on purpose and hold no health data.
+
+A change here needs a migration in `bot/db/migrations/versions/` (see
+docs/ARCHITECTURE.md); a test compares this metadata with a migrated database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, Float, ForeignKey, Index, Integer, MetaData, String,
+                        Table, Text, UniqueConstraint)
+
+# foreign keys get a name of their own, the same on every database (migrations refer to them)
+metadata = MetaData(naming_convention={"ix": "ix_%(column_0_label)s", "fk": "fk_%(table_name)s_%(referred_table_name)s"})
+
+ID = String(128)   # a conversation id: the channel's `sender` (1-128 characters)
+
+
+def conversation_ref(**kwargs) -> Column:
+    """The column that ties a row to its conversation: deleted with it."""
+    return Column("conversation_id", ID, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, **kwargs)
+
+
+conversations = Table(
+    "conversations", metadata,
+    Column("id", ID, primary_key=True),
+    Column("trial_id", String(64), nullable=False),
+    Column("criteria_version", String(32)),
+    Column("started_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("last_activity", DateTime(timezone=True), nullable=False),
+    Column("turns", Integer, nullable=False, default=0),
+    Column("last_seq", Integer, nullable=False, default=0),
+    Column("completed", Boolean, nullable=False, default=False),
+    Column("current_question", String(64)),
+    Column("outcome", String(32), index=True),
+    Column("eligible_from", Date),
+    Column("contact_requested", Boolean, nullable=False, default=False),
+    Column("status", String(32), nullable=False, default="new", index=True),
+    Column("result", JSON),
+    # the conversation's state after its last turn, derived from the event log in the same
+    # transaction (so a turn need not re-read the whole log); the log stays the record
+    Column("state", Text),
+)
+
+_c = conversations.c
+_FILTERED = (_c.outcome, _c.status, _c.contact_requested, _c.completed)
+# The staff list, newest first: unfiltered, by outcome, by follow-up status. Each also holds every
+# filtered column, so that the filters and the summary counts are answered from the index alone,
+# never from the rows (which carry the result JSON).
+Index("ix_conversations_started_cover", _c.started_at, _c.id, *_FILTERED)
+Index("ix_conversations_outcome_cover", _c.outcome, _c.started_at, _c.id, _c.status, _c.contact_requested,
+      _c.completed)
+Index("ix_conversations_status_cover", _c.status, _c.started_at, _c.id, _c.outcome, _c.contact_requested,
+      _c.completed)
+# a full-text search gives conversation ids: their filtered columns, without the rows
+Index("ix_conversations_id_cover", _c.id, *_FILTERED, _c.started_at)
+
+events = Table(
+    "events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    conversation_ref(),
+    Column("seq", Integer, nullable=False),
+    Column("timestamp", Float, nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("data", Text, nullable=False),
+    UniqueConstraint("conversation_id", "seq", name="uq_events_conversation_seq"),
+)
+
+# the replies given to each message id, so that a retried message is answered again, not run twice
+message_replies = Table(
+    "message_replies", metadata,
+    conversation_ref(primary_key=True),
+    Column("message_id", String(128), primary_key=True),
+    Column("replies", Text, nullable=False),
+)
+
+# what is left of a deleted conversation: its id, when and why (no health data), and the replies to
+# the message that deleted it (so that a retry of that message is not a second deletion)
+tombstones = Table(
+    "tombstones", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", ID, nullable=False, index=True),
+    Column("deleted_at", DateTime(timezone=True), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("message_id", String(128)),
+    Column("replies", Text),
+)
+
+audit_log = Table(
+    "audit", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(200)),
+    Column("address", String(64)),
+    Column("detail", Text),
+)
+
+staff_users = Table(
+    "staff_users", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False),
+    Column("password_hash", String(256), nullable=False),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("password_changed_at", DateTime(timezone=True), nullable=False),
+    # bumped by a password reset or disable: signs every existing session out
+    Column("session_version", Integer, nullable=False, default=1),
+    UniqueConstraint("username", name="uq_staff_users_username"),
+)
+
+login_failures = Table(
+    "staff_login_failures", metadata,
+    Column("key", String(200), primary_key=True),   # "user:<name>" or "addr:<address>"
+    Column("failures", Integer, nullable=False, default=0),
+    Column("last_failure", DateTime(timezone=True), nullable=False),
+    Column("locked_until", DateTime(timezone=True)),
+)
+
+followups = Table(
+    "followups", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    conversation_ref(),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("previous_status", String(32)),
+    Column("note", Text),
+    Index("ix_followups_conversation", "conversation_id", "id"),
+)
+
+# the patients' own words, one row per conversation (its messages one per line), for the staff
+# search; bot/db/search.py adds each dialect's full-text index over it
+transcript_index = Table(
+    "transcript_index", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    conversation_ref(),
+    Column("text", Text, nullable=False),
+    UniqueConstraint("conversation_id", name="uq_transcript_index_conversation"),
+)
+
+# Tables that outlive a deleted conversation on purpose (no health data in them).
+KEPT_AFTER_DELETION = frozenset({"tombstones", "audit", "staff_users", "staff_login_failures"})
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """A stored time as an aware UTC datetime (SQLite gives them back naive)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)

@@ -1,0 +1,48 @@
+"""The staff blueprint: every staff page needs a login (and a CSRF token on a POST),
+sessions end after STAFF_IDLE_MINUTES idle, and no staff page is cached."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, current_app, flash, g, redirect, request, session, url_for
+from flask_login import current_user, logout_user
+from flask_wtf.csrf import CSRFProtect
+
+bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates", static_folder="static",
+               static_url_path="/static")
+
+csrf = CSRFProtect()
+
+PUBLIC_ENDPOINTS = {"staff.login", "staff.static"}
+
+
+@bp.before_request
+def _guard():
+    """Logged in (and not idle too long) for every page but login; a CSRF token on every POST."""
+    public = request.endpoint in PUBLIC_ENDPOINTS
+    if not public and not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    if current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()
+    if public:
+        return None
+    now = time.time()
+    seen = session.get("staff_seen")
+    idle = float(current_app.config["STAFF_IDLE_MINUTES"]) * 60
+    if not isinstance(seen, (int, float)) or now - seen > idle:
+        logout_user()
+        session.clear()
+        flash("Your session ended after a period of inactivity. Please log in again.", "info")
+        return redirect(url_for("staff.login", next=request.full_path if request.method == "GET" else None))
+    session["staff_seen"] = now
+    session.permanent = True
+    g.staff_user = current_user
+    return None
+
+
+@bp.after_request
+def _no_store(response):
+    """Staff pages hold health data: never kept in a browser or proxy cache."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
