@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping
 from dateutil.relativedelta import relativedelta
 
 from actions.conditions import UNSET
+from actions.contracts import CriterionResult, PrescreenResult
 from actions.trial import Criterion, Trial, check_answer_value
 
 
@@ -122,7 +123,7 @@ def outcome_of(verdicts: Iterable[Verdict]) -> Outcome:
 
 
 def evaluate(trial: Trial, answers: Mapping[str, Any], today: dt.date,
-             estimates: Iterable[str] = ()) -> dict[str, Any]:
+             estimates: Iterable[str] = ()) -> PrescreenResult:
     """The prescreen result (docs/ARCHITECTURE.md, "The result") for these answers on the site date `today`.
 
     `answers` maps dictionary answer ids to values; a missing id is "not asked"
@@ -131,7 +132,9 @@ def evaluate(trial: Trial, answers: Mapping[str, Any], today: dt.date,
     staff are asked to confirm them.
     """
     estimates = set(estimates)
-    criteria, to_check, waits = [], [], []
+    criteria: list[CriterionResult] = []
+    to_check: list[str] = []
+    waits: list[dt.date] = []
     for kind, crit in trial.criteria():
         verdict, until, reason, used = _verdict(kind, crit, trial, answers, today)
         if verdict is Verdict.WAIT:

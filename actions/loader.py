@@ -16,6 +16,7 @@ from actions.trial import Trial, load_trial
 
 _lock = threading.Lock()
 _cache: dict[str, tuple[float, Trial]] = {}
+CRITERIA_VARIABLE, DEFAULT_CRITERIA = "PRESCREEN_CRITERIA", "criteria.yaml"   # bot/config.py uses them too
 serving: contextvars.ContextVar[Trial | None] = contextvars.ContextVar("serving", default=None)
 
 
@@ -24,7 +25,7 @@ def current_trial() -> Trial:
     trial = serving.get()
     if trial is not None:
         return trial
-    path = os.path.abspath(os.environ.get("PRESCREEN_CRITERIA", "criteria.yaml"))
+    path = os.path.abspath(os.environ.get(CRITERIA_VARIABLE, DEFAULT_CRITERIA))
     mtime = os.stat(path).st_mtime
     cached = _cache.get(path)
     if cached and cached[0] == mtime:

@@ -19,6 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import form
+from actions.contracts import QuestionMetadata
 from actions.evaluator import Outcome, Verdict
 from actions.loader import current_trial
 from actions.parsing import ACCEPTED, CONFIRM, Parsed, parse_answer, read_yes_no
@@ -256,9 +257,9 @@ class ActionAskQuestion(Action):
                 answer=describe_answers(trial, understood["answers"], understood.get("estimate", False), domain))
             buttons = [{"title": b["title"], "payload": "/inform" + _json({question.id: b["title"]})}
                        for b in response_buttons(domain, "utter_buttons_confirm")]
-        dispatcher.utter_message(text=text, buttons=buttons, json_message={
-            "question": {"id": question.id, "answer_ids": question_answer_ids(question), "type": question.type,
-                         "step": step, "total": total}})
+        metadata = QuestionMetadata(id=question.id, answer_ids=question_answer_ids(question), type=question.type,
+                                    step=step, total=total)
+        dispatcher.utter_message(text=text, buttons=buttons, json_message={"question": metadata})
         return []
 
 

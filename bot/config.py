@@ -19,6 +19,8 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from actions.loader import DEFAULT_CRITERIA
+
 PROJECT = Path(__file__).resolve().parent.parent
 PREFIX = "PRESCREEN_"
 
@@ -39,7 +41,7 @@ class Settings(BaseSettings):
     auto_upgrade: bool = Field(
         True, description="create or upgrade the database schema on start (`0`: refuse to start on an "
                           "out-of-date database until `prescreen db upgrade` is run)")
-    criteria: str = Field("criteria.yaml", description="the trial's criteria file")
+    criteria: str = Field(DEFAULT_CRITERIA, description="the trial's criteria file")
     dialogues: str = Field(str(PROJECT / "dialogues"), description="the folder of the dialogue files "
                                                                    "(domain.yml, rules.yml, nlu.yml)")
     secret_key: str | None = Field(
@@ -137,7 +139,8 @@ def markdown_table() -> str:
             shown = "none"
         else:
             shown = f"`{default}`"
-        rows.append(f"| `{PREFIX}{name.upper()}` | {shown} | {field.description} |")
+        cells = (f"`{PREFIX}{name.upper()}`", shown, field.description or "")
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(rows)
 
 

@@ -54,8 +54,8 @@ class Conversations:
     of one patient still apply one after the other, each seeing the last.
     """
 
-    def __init__(self, engine: Engine, store: Store, trial: Trial, allow_today: bool = False) -> None:
-        self.engine, self.store, self.trial = engine, store, trial
+    def __init__(self, dialogue_engine: Engine, store: Store, trial: Trial, allow_today: bool = False) -> None:
+        self.dialogue_engine, self.store, self.trial = dialogue_engine, store, trial
         self.allow_today = allow_today
 
     def message(self, sender: str, text: str, metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -73,11 +73,11 @@ class Conversations:
                 if seen.replies is not None:  # a retry of a message already answered
                     return seen.replies
                 if seen.state is not None:
-                    state = restore(self.engine.dialogue, seen.state)
+                    state = restore(self.dialogue_engine.dialogue, seen.state)
                 else:  # a new conversation, or one stored before snapshots: rebuild from the log
-                    state = replay(self.engine.dialogue, seen.events) if seen.last_seq else None
+                    state = replay(self.dialogue_engine.dialogue, seen.events) if seen.last_seq else None
                 contact_before = bool(state and state.slots.get("contact_requested"))
-                turn = self.engine.handle(sender, text, state, metadata)
+                turn = self.dialogue_engine.handle(sender, text, state, metadata)
                 try:
                     if turn.delete:
                         db_turn.delete("patient asked to delete their answers", expected_seq=seen.last_seq,

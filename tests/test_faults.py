@@ -359,7 +359,7 @@ def test_kill_minus_nine_mid_turn_loses_no_acknowledged_turn_and_leaves_no_half_
 
     # -- the database as the kill left it, before anyone talks again --
     app = make_app(db)
-    dialogue = app.extensions["prescreen"].engine.dialogue
+    dialogue = app.extensions["prescreen"].dialogue_engine.dialogue
     store = store_of(app)
     for d in drivers:
         events = store.events(d.sender)

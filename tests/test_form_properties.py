@@ -79,7 +79,7 @@ def answers_given(slots: dict) -> dict:
 
 def slots_now(app, sender: str) -> dict:
     from bot.engine import replay
-    engine = app.extensions["prescreen"].engine
+    engine = app.extensions["prescreen"].dialogue_engine
     return replay(engine.dialogue, store_of(app).events(sender)).slots
 
 

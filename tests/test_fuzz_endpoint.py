@@ -212,7 +212,7 @@ def stored_conversations(store) -> set[str]:
 def check_store(app) -> list[str]:
     """Every stored conversation replays, has only whole turns, numbered 1..n, snapshot = log."""
     store = store_of(app)
-    dialogue = app.extensions["prescreen"].engine.dialogue
+    dialogue = app.extensions["prescreen"].dialogue_engine.dialogue
     problems = []
     for sender in sorted(stored_conversations(store)):
         events = store.events(sender)

@@ -94,7 +94,7 @@ def test_a_whole_conversation_by_buttons_to_a_result(app, store, patient, result
     assert_whole_turns(events)
     assert_contiguous(store, patient.sender)
     assert row["last_seq"] == len(events) and row["turns"] == len(user_events(events))
-    state = replay(app.extensions["prescreen"].engine.dialogue, events)
+    state = replay(app.extensions["prescreen"].dialogue_engine.dialogue, events)
     assert json.loads(row["state"])["slots"] == state.slots, "the stored snapshot matches the log"
 
 
@@ -368,7 +368,7 @@ def test_gunicorn_two_workers_fifty_patients_every_turn_once_in_order(postgres_u
     workers = {pid for pid, _status in served}
     assert len(workers) == 2, f"both workers serve patients: {workers}"
     assert sum(len(d["statuses"]) for d in done) <= len(served)
-    dialogue = app.extensions["prescreen"].engine.dialogue
+    dialogue = app.extensions["prescreen"].dialogue_engine.dialogue
     for d in done:
         assert d["outcome"] == d["expected"], d
         events = store.events(d["sender"])

@@ -233,7 +233,7 @@ def test_a_turn_stored_while_another_ran_makes_that_one_run_again_on_the_new_sta
     patient = Patient(app.test_client())
     patient.start()
     answer_until(patient, "hiv")
-    engine = conversations.engine
+    engine = conversations.dialogue_engine
     handle, runs = engine.handle, []
 
     def handle_with_a_message_in_between(sender, text, state, metadata=None, now=None):

@@ -16,6 +16,7 @@ import sys
 
 import click
 
+from actions.evaluator import Outcome
 from bot.cli_support import BAD_INPUT, REFUSED, fail, open_store, settings
 
 
@@ -114,7 +115,7 @@ def users_reset_password(name: str) -> None:
 @click.command("export")
 @click.option("--format", "kind", type=click.Choice(["csv", "json"]), required=True)
 @click.option("--since", default=None, help="Only conversations started on or after this site date (YYYY-MM-DD).")
-@click.option("--outcome", default=None, help="likely_eligible, eligible_after_washout, needs_review, not_eligible or none.")
+@click.option("--outcome", default=None, help=", ".join(o.value for o in reversed(Outcome)) + " or none.")
 @click.option("--status", default=None, help="Follow-up status: new, contacted, screening_visit_scheduled, enrolled, "
                                              "not_a_fit, could_not_reach.")
 @click.option("--output", default=None, type=click.Path(dir_okay=False, writable=True),
@@ -123,6 +124,7 @@ def export_command(kind: str, since: str | None, outcome: str | None, status: st
                    output: str | None) -> None:
     """Export the conversations as CSV (one row each) or JSON (transcripts and results)."""
     from actions.trial import TrialError, load_trial
+    from bot.dialogue import DialogueError, load_dialogue
     from bot.staff.export import conversations_with_events, csv_chunks, json_chunks
     from bot.staff.queries import Filters
 
@@ -133,13 +135,16 @@ def export_command(kind: str, since: str | None, outcome: str | None, status: st
         sys.exit(BAD_INPUT)
     try:
         trial = load_trial(settings().criteria)
+        dialogue = load_dialogue(settings().dialogues, trial)
     except TrialError as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)
         sys.exit(BAD_INPUT)
+    except DialogueError as exc:
+        fail(str(exc))
     store = open_store()
     store.add_audit(_actor(), "export", kind, None, filters.describe() + (f"; to {output}" if output else ""))
-    items = conversations_with_events(store.engine, trial, filters, trial.zone)
+    items = conversations_with_events(store.engine, trial, filters, trial.zone, dialogue)
     chunks = csv_chunks(items, trial) if kind == "csv" else json_chunks(items, filters)
     if output:
         with open(output, "w", encoding="utf-8", newline="") as fh:

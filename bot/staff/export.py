@@ -59,13 +59,10 @@ def _iso(value: Any) -> str | None:
 
 
 def conversations_with_events(engine: Engine, trial: Trial, filters: Filters, zone: ZoneInfo,
-                              dialogue: Dialogue | None = None, batch: int = 200) -> Iterator[dict[str, Any]]:
-    """Each filtered conversation (newest first): its summary row, record and follow-up history.
-
-    With the dialogue, each record's slots are exactly the engine's (its initial values);
-    without it (`prescreen export`, which loads none) they fold from {}: see `record`.
-    """
-    initial = initial_slots(dialogue) if dialogue is not None else {}
+                              dialogue: Dialogue, batch: int = 200) -> Iterator[dict[str, Any]]:
+    """Each filtered conversation (newest first): its summary row, record (slots folded exactly as
+    the engine folds them, from the dialogue's initial values) and follow-up history."""
+    initial = initial_slots(dialogue)
     with engine.connect() as conn:
         for ids in filtered_ids(conn, filters, zone, batch):
             rows = {r["id"]: dict(r) for r in conn.execute(

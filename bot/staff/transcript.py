@@ -136,11 +136,8 @@ def record(trial: Trial, events: list[dict[str, Any]], zone: ZoneInfo | None = N
     """Transcript, answers and contact details of a conversation.
 
     The slots are the engine's fold of the events (`State.fold`) from `initial`,
-    the slot values a conversation starts with and a restart goes back to: pass
-    `bot.engine.initial_slots(dialogue)` to get exactly the engine's slots. A
-    caller without the dialogue passes `{}`: then only slots that an event set are
-    present, which gives the same answers and contact details as long as the
-    domain's initial values are all None (a slot left unset reads as None here).
+    the slot values a conversation starts with and a restart goes back to
+    (`bot.engine.initial_slots(dialogue)`).
     """
     slots = State.fold(events, initial).slots
     return Record(transcript(events, zone), answers(trial, slots), contact_of(slots), slots)

@@ -148,10 +148,10 @@ def login():
     status = 200
     error = None
     if form.validate_on_submit():
-        engine = _store().engine
+        database = _store().engine
         name = form.username.data.strip()
         keys = accounts.throttle_keys(name, _address())
-        wait = accounts.locked_for(engine, keys)
+        wait = accounts.locked_for(database, keys)
         if wait:
             minutes = math.ceil(wait / 60)
             error = (f"Too many failed log-ins. Try again in {wait} seconds." if wait < 60 else
@@ -159,13 +159,13 @@ def login():
             _audit("login_refused", target=name[:64], detail="too many failed log-ins", actor=name[:64] or "?")
             status = 429
         else:
-            user = accounts.verify(engine, name, form.password.data)
+            user = accounts.verify(database, name, form.password.data)
             if user is None:
-                accounts.record_failure(engine, keys)
+                accounts.record_failure(database, keys)
                 _audit("login_failed", target=name[:64], actor=name[:64] or "?")
                 error, status = WRONG_LOGIN, 401
             else:
-                accounts.clear_failures(engine, keys[0][0])
+                accounts.clear_failures(database, keys[0][0])
                 next_page = _safe_next(request.args.get("next"))
                 session.clear()
                 login_user(user)
@@ -232,8 +232,8 @@ def conversation(conversation_id: str):
         abort(404, description="This conversation was deleted at the patient's request." if gone
               else "There is no conversation with this id.")
     events = store.events(conversation_id)
-    engine = current_app.extensions["prescreen"].engine
-    rec = record(_trial(), events, _trial().zone, initial=initial_slots(engine.dialogue))
+    dialogue = current_app.extensions["prescreen"].dialogue_engine.dialogue
+    rec = record(_trial(), events, _trial().zone, initial=initial_slots(dialogue))
     with store.engine.begin() as conn:
         history = _history(conn, conversation_id)
         _audit("view_conversation", target=conversation_id, conn=conn)
@@ -316,9 +316,9 @@ def export():
         abort(400)
     trial = _trial()
     store = _store()
-    engine = current_app.extensions["prescreen"].engine
+    dialogue = current_app.extensions["prescreen"].dialogue_engine.dialogue
     _audit("export", target=kind, detail=filters.describe())
-    items = conversations_with_events(store.engine, trial, filters, trial.zone, engine.dialogue)
+    items = conversations_with_events(store.engine, trial, filters, trial.zone, dialogue)
     chunks = csv_chunks(items, trial) if kind == "csv" else json_chunks(items, filters)
     stamp = now_utc().strftime("%Y%m%d-%H%M%S")
     mimetype = "text/csv; charset=utf-8" if kind == "csv" else "application/json"
