@@ -14,7 +14,7 @@ import click
 
 from actions.evaluator import AnswersError, Outcome, check_answers, evaluate
 from actions.trial import Trial, TrialError, load_trial
-from bot.cli_support import BAD_INPUT, REFUSED, fail, open_store, settings
+from bot.cli_support import BAD_INPUT, REFUSED, create_app_or_fail, fail, open_store, settings
 from bot.staff.cli import register as register_staff_commands
 
 
@@ -87,8 +87,7 @@ def evaluate_command(criteria_path: str | None, today: str | None, answers_file:
 @click.option("--port", default=5005, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Serve the widget, the chat webhook and the staff screens."""
-    from bot import create_app
-    app = create_app()
+    app = create_app_or_fail()
     click.echo(f"Prescreen bot on http://{host}:{port}/ (Ctrl+C stops)", err=True)
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
@@ -101,19 +100,13 @@ def chat(sender: str | None) -> None:
     Buttons are shown as numbered choices: typing the number picks it.
     """
     import secrets
-    from bot import create_app
     from bot.conversation import valid_sender
     from bot.runner import ActionFailed, ActionServerError
     from bot.store import StoreBusy
 
     if sender is not None and not valid_sender(sender):
         fail("--sender must be 1-128 characters of A-Z a-z 0-9 _ . : -")
-    try:
-        app = create_app()
-    except (TrialError, OSError) as exc:
-        fail(f"cannot start: {exc} (run from the project folder, or set PRESCREEN_CRITERIA)")
-    except Exception as exc:  # a dialogue file the engine cannot run
-        fail(f"cannot start: {exc}")
+    app = create_app_or_fail()
     conversations = app.extensions["prescreen"]
     sender = sender or "cli-" + secrets.token_hex(16)
     click.echo(f"(conversation id: {sender}; type 'stop' to pause, Ctrl+D to leave)", err=True)

@@ -40,6 +40,26 @@ def settings() -> Settings:
         fail(str(exc))
 
 
+def create_app_or_fail():
+    """The Flask app from the settings, or exit 2 with why it cannot start."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from actions.trial import TrialError
+    from bot.app import create_app
+    from bot.db import SchemaOutOfDate
+    from bot.dialogue import DialogueError
+    try:
+        return create_app(settings=settings())
+    except TrialError as exc:
+        fail("cannot start: the criteria file has problems:\n" + "\n".join(exc.problems))
+    except (DialogueError, SchemaOutOfDate) as exc:
+        fail(f"cannot start: {exc}")
+    except OSError as exc:
+        fail(f"cannot start: {exc} (run from the project folder, or set PRESCREEN_CRITERIA)")
+    except SQLAlchemyError as exc:
+        fail(f"cannot start: cannot open the database: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+
+
 def open_store():
     """The store the settings name, its schema created or upgraded (unless PRESCREEN_AUTO_UPGRADE=0)."""
     from sqlalchemy.exc import SQLAlchemyError

@@ -740,3 +740,15 @@ def test_axe_finds_no_violations(server, page):
     page.set_viewport_size({"width": 360, "height": 740})
     results = axe.run(page)
     assert results.violations_count == 0, results.generate_report()
+
+
+def test_the_message_box_takes_its_limit_from_the_server(tmp_path, page):
+    """PRESCREEN_MAX_MESSAGE_LENGTH reaches the widget inside /widget.js: one setting, two ends."""
+    live = LiveServer(strict_app(tmp_path, MAX_MESSAGE_LENGTH=120))
+    try:
+        chat = Chat(page, live.url).goto().open()
+        assert chat.input.evaluate("el => el.maxLength") == 120
+        chat.input.fill("x" * 300)
+        assert len(chat.input.input_value()) == 120
+    finally:
+        live.stop()

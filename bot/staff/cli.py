@@ -23,7 +23,7 @@ from bot.cli_support import BAD_INPUT, REFUSED, fail, open_store, settings
 def _actor() -> str:
     try:
         return "cli:" + getpass.getuser()
-    except Exception:  # no user name in some containers
+    except (OSError, KeyError):  # no user name in some containers
         return "cli"
 
 
