@@ -8,6 +8,7 @@ from typing import Any
 
 from actions.trial import Trial
 from bot.engine import Engine, Turn, replay, restore
+from bot.events import Reply
 from bot.store import Conflict, Store, StoreBusy
 
 SENDER_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
@@ -58,7 +59,7 @@ class Conversations:
         self.dialogue_engine, self.store, self.trial = dialogue_engine, store, trial
         self.allow_today = allow_today
 
-    def message(self, sender: str, text: str, metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def message(self, sender: str, text: str, metadata: dict[str, Any] | None = None) -> list[Reply]:
         """Handle one message and return the replies (one transaction; all or nothing)."""
         metadata = metadata or {}
         message_id = metadata.get("message_id")

@@ -19,6 +19,7 @@ from rasa_sdk.events import ActiveLoop, Restarted, SessionStarted, SlotSet
 
 from actions.placeholders import fill_placeholders
 from bot.dialogue import Dialogue, Rule
+from bot.events import Event, Reply
 from bot.jsoncodec import dumps, loads
 from bot.nlu import NLU
 
@@ -43,11 +44,11 @@ class State:
     latest_message: dict[str, Any] = field(default_factory=dict)
     latest_action: str | None = None
     latest_bot_action: str | None = None
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     initial: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def fold(cls, events: Iterable[dict[str, Any]], initial: Mapping[str, Any]) -> State:
+    def fold(cls, events: Iterable[Event], initial: Mapping[str, Any]) -> State:
         """The state after these events, from (and, on a restart or a new session, back to)
         the slot values `initial`. Pure: `events` and `initial` are not changed."""
         state = cls(slots=dict(initial), initial=dict(initial))
@@ -55,7 +56,7 @@ class State:
             state.apply(event)
         return state
 
-    def apply(self, event: dict[str, Any]) -> None:
+    def apply(self, event: Event) -> None:
         """Fold one event into the state (Rasa's tracker semantics)."""
         kind = event.get("event")
         self.events.append(event)
@@ -101,7 +102,7 @@ def initial_state(dialogue: Dialogue) -> State:
     return State.fold((), initial_slots(dialogue))
 
 
-def replay(dialogue: Dialogue, events: Iterable[dict[str, Any]]) -> State:
+def replay(dialogue: Dialogue, events: Iterable[Event]) -> State:
     """The state after these events (the log is the record; a snapshot is only a shortcut)."""
     return State.fold(events, initial_slots(dialogue))
 
@@ -122,8 +123,8 @@ def restore(dialogue: Dialogue, snapshot: str) -> State:
 class Turn:
     """What one turn produced: events to append, replies, and requests to the store."""
 
-    events: list[dict[str, Any]] = field(default_factory=list)
-    messages: list[dict[str, Any]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    messages: list[Reply] = field(default_factory=list)
     delete: bool = False
     state: State | None = None
 
@@ -138,7 +139,7 @@ class Engine:
         self.domain = dialogue.domain
 
     # -- one turn --------------------------------------------------------------
-    def handle(self, sender: str, text: str, state: State | list[dict[str, Any]] | None,
+    def handle(self, sender: str, text: str, state: State | list[Event] | None,
                metadata: dict[str, Any] | None = None, now: float | None = None) -> Turn:
         """Run one user message on the conversation's state (or its past events; None: a new one).
 
@@ -198,7 +199,7 @@ class _Run:
         self.turn = Turn()
         self.domain = engine.domain
 
-    def add(self, event: dict[str, Any]) -> None:
+    def add(self, event: Event) -> None:
         event.setdefault("timestamp", self.now)
         self.turn.events.append(event)
         self.state.apply(event)
@@ -236,7 +237,7 @@ class _Run:
             return
         self.custom(name)
 
-    def custom(self, name: str, extra_events: list[dict] | None = None) -> list[dict[str, Any]]:
+    def custom(self, name: str, extra_events: list[Event] | None = None) -> list[Event]:
         tracker = self.state.tracker(self.sender)
         if extra_events:
             tracker["events"] = tracker["events"] + extra_events
@@ -297,7 +298,7 @@ class _Run:
                 self.turn.messages.append(item)
 
     # -- forms -------------------------------------------------------------------
-    def form(self, name: str, candidate: list[dict[str, Any]] | None = None) -> None:
+    def form(self, name: str, candidate: list[Event] | None = None) -> None:
         """Run a form: validate the candidate, then ask the next slot or finish."""
         self.add({"event": "action", "name": name})
         if self.state.active_loop != name:

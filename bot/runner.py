@@ -17,6 +17,7 @@ from rasa_sdk.interfaces import ActionExecutionRejection, ActionMissingDomainExc
 
 from actions.loader import serving
 from actions.trial import Trial, load_trial
+from bot.events import ActionCall, ActionResult
 
 log = logging.getLogger("prescreen.actions")
 
@@ -24,7 +25,7 @@ log = logging.getLogger("prescreen.actions")
 class ActionRunner(Protocol):
     """What the engine calls to run one custom action (InProcessRunner, HttpRunner)."""
 
-    def run(self, call: dict[str, Any]) -> dict[str, Any]:
+    def run(self, call: ActionCall) -> ActionResult:
         """Run one action and return what it did.
 
         `call` is rasa-sdk's webhook request: {"next_action": the action's name, "sender_id",
@@ -142,7 +143,7 @@ class InProcessRunner(ActionRunner):
             loop = self._local.loop = asyncio.new_event_loop()
         return loop
 
-    def run(self, call: dict[str, Any]) -> dict[str, Any]:
+    def run(self, call: ActionCall) -> ActionResult:
         """The action's `{"events", "responses"}` for one call."""
         try:
             asyncio.get_running_loop()
@@ -155,7 +156,7 @@ class InProcessRunner(ActionRunner):
                 return pool.submit(self._run, call).result()
         return self._run(call)  # outside the except block: an action's exception is not chained to it
 
-    def _run(self, call: dict[str, Any]) -> dict[str, Any]:
+    def _run(self, call: ActionCall) -> ActionResult:
         """One call; whatever the action raises becomes ActionFailed (ActionNotRun for rasa-sdk's
         refusals), logged here once with its frames but never its message."""
         action = call.get("next_action")
@@ -226,7 +227,7 @@ class HttpRunner(ActionRunner):
         self.timeout = timeout
         self.session = requests.Session()
 
-    def run(self, call: dict[str, Any]) -> dict[str, Any]:
+    def run(self, call: ActionCall) -> ActionResult:
         """The action's `{"events", "responses"}` for one call; ActionServerError when the server
         cannot be reached or fails (500: the action raised, the server logged it), ActionNotRun
         when it refuses the call (404 unknown action, 400 rejected, 449 no domain).

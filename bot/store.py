@@ -27,6 +27,7 @@ from bot.db.fastpath import Prepared
 from bot.db.schema import (audit_log, conversations, events, message_replies, now_utc, tombstones,
                            transcript_index)
 from bot.db.search import transcript_lines
+from bot.events import Event, Reply
 from bot.jsoncodec import dumps, loads
 
 SUMMARY_FIELDS = ("current_question", "contact_requested")
@@ -101,7 +102,7 @@ class Store:
             raw.close()
 
     # -- reading ------------------------------------------------------------------
-    def events(self, sender: str) -> list[dict[str, Any]]:
+    def events(self, sender: str) -> list[Event]:
         """The conversation's event log, in order."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(events.c.data).where(events.c.conversation_id == sender).order_by(events.c.seq))
@@ -156,10 +157,10 @@ class Seen:
     """What a turn reads before it runs: the replies already given to its message id, if any,
     else the conversation's state snapshot and last event number (0: a new conversation)."""
 
-    replies: list[dict[str, Any]] | None
+    replies: list[Reply] | None
     state: str | None = None
     last_seq: int = 0
-    events: list[dict[str, Any]] = field(default_factory=list)  # the log, only for a row without snapshot
+    events: list[Event] = field(default_factory=list)  # the log, only for a row without snapshot
 
 
 class TurnStatements:
@@ -248,8 +249,8 @@ class TurnConnection:
         finally:
             cur.close()
 
-    def save(self, expected_seq: int, new_events: list[dict[str, Any]], summary: dict[str, Any], trial_id: str,
-             message_id: str | None, reply_list: list, state: str) -> None:
+    def save(self, expected_seq: int, new_events: list[Event], summary: dict[str, Any], trial_id: str,
+             message_id: str | None, reply_list: list[Reply], state: str) -> None:
         """Append the turn's events, set the summary fields the turn changed (`summary`, some of
         SUMMARY_FIELDS + RESULT_FIELDS), remember the replies to the message id."""
         with self._write() as cur:
@@ -272,7 +273,7 @@ class TurnConnection:
                 self.sql.add_reply.run(cur, {"cid": self.sender, "mid": message_id, "replies": dumps(reply_list)})
 
     def delete(self, reason: str, actor: str = "patient", expected_seq: int | None = None,
-               message_id: str | None = None, reply_list: list | None = None) -> None:
+               message_id: str | None = None, reply_list: list[Reply] | None = None) -> None:
         """Remove the conversation and everything that holds its data (events, answers, contact
         details, staff notes: ON DELETE CASCADE); leave a tombstone and an audit entry. With
         expected_seq, only if no other turn came in between; the replies to message_id are kept
