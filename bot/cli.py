@@ -185,18 +185,24 @@ def accuracy(corpus: str, criteria_path: str | None) -> None:
         return spec.type if spec else answer_id
 
     result = score(trial, entries, kind_of)
-    click.echo(f"{result.correct}/{result.total} understood correctly: {result.accuracy:.1%}")
+    click.echo(f"{result.correct}/{result.total} understood correctly: {result.accuracy:.1%}"
+               " (right, right after a check-back, or asked again / checked back where a coordinator would)")
+    for category, count in sorted(result.categories.items(), key=lambda item: -item[1]):
+        click.echo(f"  {category:40} {count:4}  {count / result.total:.1%}")
+    if result.clear:
+        click.echo(f"clear replies checked back or asked again: {result.clear_asked_back}/{result.clear}"
+                   f" ({result.clear_asked_back / result.clear:.1%})")
+    click.echo("by answer type:")
     for kind, (ok, total) in sorted(result.by_type.items()):
         click.echo(f"  {kind:12} {ok:4}/{total:<4} {ok / total:.1%}")
-    click.echo(f"severe misreads: {len(result.severe)} (a yes read as no or back, or a date off beyond its vagueness)")
+    click.echo(f"severe misreads: {len(result.severe)} (an opposite yes/no accepted, or a date off beyond its"
+               " vagueness)")
     click.echo(f"parse time per answer: median {median_ms(result.timings_ms):.3f} ms,"
                f" max {max(result.timings_ms):.1f} ms")
     for miss in result.misses:
         e = miss.entry
-        want = {k: e[k] for k in ("value", "status", "estimate") if k in e}
-        click.echo(f"MISS{' [' + miss.severe + ']' if miss.severe else ''} {e['id']}: {e['text']!r}"
-                   f" expected {want} got {{'value': {miss.got['value']!r}, 'status': {miss.got['status']!r},"
-                   f" 'estimate': {miss.got['estimate']}}}")
+        want = {k: e[k] for k in ("value", "status", "clear", "estimate") if k in e}
+        click.echo(f"MISS [{miss.category}] {e['id']}: {e['text']!r} expected {want} got {miss.got}")
 
 
 @main.command()
