@@ -17,6 +17,8 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from actions import context
+from actions.evaluator import rules_out
 from actions.trial import Question, Trial, question_answer_ids
 
 ACCEPTED, CONFIRM, REASK = "accepted", "confirm", "reask"
@@ -144,48 +146,130 @@ def _negated(text: str, phrase: str) -> bool:
     return True
 
 
-def read_yes_no(text: str, question: Question | None = None, raw: str | None = None):
+def read_yes_no(text: str, question: Question | None = None, raw: str | None = None, today: dt.date | None = None):
     """True, False, None (don't know) or REASK for a yes/no question."""
+    return read_yes_no_reading(text, question, today)[0]
+
+
+BARE_YES = LEAD_YES | {"yes yes", "i do", "i have", "i am", "i did", "uh huh", "mhm", "yes i do", "yes i have", "yes i am"}
+BARE_NO = LEAD_NO | {"nada", "nothing", "no no", "nope nope", "not at all", "no never", "never ever", "no sir", "no maam",
+                     "no ma'am", "not really", "none at all", "not me", "neither", "no way", "nothing like that"}
+FILLER = re.compile(r"\b(?:ok|okay|so|lol|lmao|haha|um+|uh+|hmm+|well|oh|sorry|thanks|thank you|honestly|actually|"
+                    r"umm|err|hi|hello|the answer is|answer|that's|thats|that is|it's|its|sir|ma'am|maam|dear)\b")
+
+
+def read_yes_no_reading(text: str, question: Question | None = None, today: dt.date | None = None):
+    """(value, weak): value True, False, None (don't know) or REASK; weak when a coordinator would
+    check it back (a hedge, clauses that disagree, a reading of the question's restated negative,
+    only an echo of the question).
+
+    Read clause by clause (actions/context.py): a cue speaks for its own clause; a clause about
+    somebody else says nothing about the patient; an echo of the question ("HIV??") carries no
+    answer; an event the reply places before the question's window is a no.
+    """
     t = normalize(text)
-    raw = text if raw is None else raw
     if not t:
-        return REASK
+        return REASK, False
     if question is not None:
         for choice in question.extra_choices:
             if t == _nphrase(choice.title) or _longest(t, [_nphrase(s) for s in choice.synonyms]):
-                return choice.value
-        meanings = [(_longest_plain(t, question.means_unknown), 2, None),
-                    (_longest_plain(t, question.means_no), 1, False),
-                    (_longest_plain(t, question.means_yes), 0, True)]
+                return choice.value, False
+    if _has_any(t, NO_HEDGES):
+        return False, False
+    readings = [r for r in (_clause_reading(c, question, today) for c in context.clauses(text, normalize))
+                if r is not None]
+    patient = [r for r in readings if r[1] != "other"]
+    if any(r[1] == "staff" for r in patient):
+        return None, False           # what the criteria file says staff must check ("cured", "antibody")
+    primary = [r[0] for r in patient if r[1] in ("specific", "bare") and r[0] is not None and r[0] is not REASK]
+    bare = {r[0] for r in patient if r[1] == "bare"}
+    # a restated negative ("it hasn't helped") is checked back, unless a plain yes says the same
+    flipped = any(r[2] for r in patient) and not (len(bare) == 1 and set(primary) == bare)
+    weak = flipped or bool(context.HEDGE.search(t))
+    unsure = any(r[0] is None for r in patient)
+    if primary:
+        if len(set(primary)) == 1:
+            return primary[0], weak
+        specific = [r[0] for r in patient if r[1] == "specific" and r[0] is not None and r[0] is not REASK]
+        return (specific if specific and len(set(specific)) == 1 else primary)[-1], True
+    if unsure:
+        return None, False
+    inferred = [r[0] for r in patient if r[1] == "inferred"]
+    if inferred and len(set(inferred)) == 1:
+        return inferred[0], weak
+    if inferred or any(r[1] == "echo" for r in patient):
+        return (inferred[-1] if inferred else True), True    # an echo only ("HIV?"): probably yes, checked
+    return REASK, False
+
+
+def _clause_reading(clause: "context.Clause", question: Question | None, today: dt.date | None):
+    """(value, kind, weak) for one clause, or None when it says nothing. kind: "bare" (a yes or a
+    no), "specific" (about the condition asked), "staff" (a criteria-file phrase staff must
+    check), "inferred" (a negation that may be about something else), "echo" (only the question's
+    words), "other" (about somebody else), "none"."""
+    c = clause.text
+    words = FILLER.sub(" ", c).split()
+    core = " ".join(words)
+    if not core:
+        return None
+    if clause.not_me:
+        return False, "specific", False
+    if clause.other_person:
+        return REASK, "other", False
+    if core in BARE_NO or core in ("no " + w for w in ("thank you", "thanks")):
+        return False, "bare", False
+    if core in BARE_YES:
+        return True, "bare", False
+    names = [_nphrase(n) for n in question.names] if question is not None else []
+    named = any(_has(c, n) for n in names)
+    if question is not None:
+        meanings = [(_longest_plain(c, question.means_unknown), 2, None),
+                    (_longest_plain(c, question.means_no), 1, False),
+                    (_longest_plain(c, question.means_yes), 0, True)]
         best = max(meanings, key=lambda m: (m[0], m[1]))
         if best[0]:
-            return best[2]
-    if _has_any(t, NO_HEDGES):
-        return False
-    if _has_any(t, ("never been tested", "never tested", "no idea", "not sure", "no clue", "never had a test",
-                    "never been checked", "couldn't tell you")):
-        return None
-    first = re.split(r"[ ,.;!]", t, maxsplit=1)[0]
-    if first in LEAD_YES:
-        return True
-    if first in LEAD_NO:
-        return False
-    if _has_any(t, UNSURE):
-        return None
-    names = [_nphrase(n) for n in question.names] if question is not None else []
-    named = [n for n in names if _has(t, n)]
+            # the question's negative restated ("it hasn't helped") means yes: checked back unless
+            # the clause also says a plain yes
+            flipped = question.polarity == "negative" and best[2] is True and words[0] not in LEAD_YES
+            return best[2], "staff" if best[1] == 2 else "specific", flipped
+    if _has_any(c, UNSURE):
+        return None, "specific", False
+    if clause.vaccine and (named or len(words) <= 6) or clause.shots and named:
+        return False, "specific", False
+    if question is not None and question.window_days is not None and (clause.resolved or clause.long_ago or
+                                                                       _before_window(c, question, today)):
+        return False, "specific", False
+    if question is not None and question.polarity == "negative" and clause.negated and \
+            not (words and words[0] in LEAD_NO and len(words) <= 2):
+        return True, "specific", words[0] not in LEAD_YES   # "it hasn't helped": the negative restated
     if named:
-        return _about(t, named)
-    if _has_any(t, NEGATIVE):
+        if clause.negated or TEST_NEGATIVE.search(c):
+            return False, "specific", False
+        rest = [w for w in words if not any(_has(w, n) for n in names)]
+        if not rest or " ".join(words) in names:
+            return REASK, "echo", False
+        return True, "specific", False
+    first = words[0]
+    if first in LEAD_NO and not (first == "never" and len(words) > 2):
+        return False, "bare", False
+    if first in LEAD_YES or AFFIRM_RE.match(core):
+        return True, "bare", False
+    if _has_any(c, NEGATIVE):   # a negation, perhaps of something else ("never got it treated")
+        return False, "inferred", False
+    if words[-1] in ("no", "nope", "nah", "none", "never"):
+        return False, "bare", False
+    if words[-1] in ("yes", "yep", "yeah"):
+        return True, "bare", False
+    return REASK, "none", False
+
+
+def _before_window(clause: str, question: Question, today: dt.date | None) -> bool:
+    """Whether the clause places its event before the question's window (a date it names)."""
+    if today is None or not re.search(r"\bago\b|\blast\b|\bback in\b|\b(?:had|was|got|went)\b", clause) or \
+            re.search(r"\b(?:due|next|will|coming|expecting|currently|now|right now|am|i'm|still)\b", clause):
         return False
-    if AFFIRM_RE.match(t):
-        return True
-    last = re.split(r"[ ,.;!]", t)[-1]
-    if last in ("no", "nope", "nah"):
-        return False
-    if last in ("yes", "yep", "yeah"):
-        return True
-    return REASK
+    found = parse_date(clause, today)
+    return found is not None and (today - found[0]).days > question.window_days
 
 
 def _longest_plain(t: str, phrases) -> int:
@@ -784,8 +868,19 @@ def _control_by_option(question: Question, t: str, values: dict[str, Any]) -> di
 
 
 # --- entry point -------------------------------------------------------------
-def parse_answer(trial: Trial, question: Question, text: str, today: dt.date) -> Parsed:
-    """Read `text` as an answer to `question` (free text or a button title)."""
+def parse_answer(trial: Trial, question: Question, text: str, today: dt.date, tapped: bool = False) -> Parsed:
+    """Read `text` as an answer to `question` (free text, or the title of a button `tapped`).
+
+    Nothing rules a patient out silently: a typed reading that by itself makes a criterion fail
+    (a yes to HIV, a no to the diagnosis, an age under 18) is checked back before it counts.
+    """
+    parsed = _read_answer(trial, question, text, today)
+    if parsed.status == ACCEPTED and not tapped and rules_out(trial, parsed.answers):
+        parsed.status = CONFIRM
+    return parsed
+
+
+def _read_answer(trial: Trial, question: Question, text: str, today: dt.date) -> Parsed:
     order = trial.model.site.date_order
     t = normalize(text)
     if question.type == "age":
@@ -804,14 +899,14 @@ def parse_answer(trial: Trial, question: Question, text: str, today: dt.date) ->
         return Parsed(dict(choice.sets), ACCEPTED, choice_value=choice.value)
     if QUESTION_RE.match(t) and text.strip().endswith("?"):
         return Parsed(question_back=True)
-    value = read_yes_no(text, question)
+    value, weak = read_yes_no_reading(text, question, today)
     if value == REASK and question.medicines:
         named = {m[2] for m in find_medicines(trial, t)}
         if named:  # naming one of this question's medicines is a yes; one asked about elsewhere is not
             value = question.answer in named
     if value == REASK:
         return Parsed(question_back=is_question_back(t, text))
-    return Parsed({question.answer: value}, ACCEPTED)
+    return Parsed({question.answer: value}, CONFIRM if weak else ACCEPTED)
 
 
 def question_for_answer(trial: Trial, answer_id: str) -> Question | None:

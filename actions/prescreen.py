@@ -20,7 +20,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import form
 from actions.contracts import QuestionMetadata
-from actions.evaluator import Outcome, Verdict
+from actions.evaluator import Outcome, Verdict, rules_out
 from actions.loader import current_trial
 from actions.parsing import ACCEPTED, CONFIRM, Parsed, parse_answer, read_yes_no
 from actions.placeholders import fill_placeholders
@@ -176,7 +176,8 @@ class ValidatePrescreenForm(FormValidationAction):
             if verdict is False:
                 dispatcher.utter_message(text=response_text(domain, "utter_confirm_rejected"))
                 return {question.id: None, PENDING_SLOT: None, UNCLEAR_SLOT: None}
-        parsed = parse_answer(trial, question, text, site_today(tracker, trial))
+        tapped = str((tracker.latest_message or {}).get("text") or "").startswith("/")
+        parsed = parse_answer(trial, question, text, site_today(tracker, trial), tapped=tapped)
         if parsed.status == ACCEPTED:
             return self.accept(trial, question, _slot_value(parsed, text), tracker)
         if parsed.status == CONFIRM:
@@ -250,7 +251,9 @@ class ActionAskQuestion(Action):
         text = response_text(domain, "utter_progress", step=step, total=total) + "\n" + question.text
         buttons = question_buttons(question, domain)
         pending = tracker.get_slot(PENDING_SLOT)
+        custom: Dict[str, Any] = {}
         if isinstance(pending, dict) and pending.get("question") == question.id:
+            custom["confirm"] = confirm_metadata(trial, pending["parsed"]["answers"])
             understood = pending["parsed"]
             text = response_text(domain, "utter_progress", step=step, total=total) + "\n" + response_text(
                 domain, "utter_confirm_answer",
@@ -259,8 +262,16 @@ class ActionAskQuestion(Action):
                        for b in response_buttons(domain, "utter_buttons_confirm")]
         metadata = QuestionMetadata(id=question.id, answer_ids=question_answer_ids(question), type=question.type,
                                     step=step, total=total)
-        dispatcher.utter_message(text=text, buttons=buttons, json_message={"question": metadata})
+        dispatcher.utter_message(text=text, buttons=buttons, json_message={"question": metadata, **custom})
         return []
+
+
+def confirm_metadata(trial: Trial, answers: Dict[str, Any]) -> Dict[str, Any]:
+    """`custom.confirm` of a check-back: one answer id and the value understood (the answer that
+    would rule the patient out, if one would, else the first one given)."""
+    answer_id = next((a for a, v in answers.items() if rules_out(trial, {a: v})),
+                     next((a for a, v in answers.items() if v is not None), next(iter(answers), None)))
+    return {"answer_id": answer_id, "value": answers.get(answer_id)}
 
 
 class ActionPrescreenResult(Action):

@@ -83,6 +83,12 @@ class Question(_Strict):
     means_no: list[str] = []
     means_unknown: list[str] = []
     uncontrolled: bool = False
+    # "negative": the question asks about something that did NOT happen ("treatment that did not
+    # help"): a reply restating the negative ("it hasn't helped") means yes, and is checked back
+    polarity: Literal["positive", "negative"] = "positive"
+    # a yes counts only within this many days before today ("in the past month": 31; "are you ...
+    # now": 0); an event the reply places earlier is a no
+    window_days: StrictInt | None = Field(default=None, ge=0)
 
 
 class Reasons(_Strict):

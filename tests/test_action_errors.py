@@ -76,7 +76,7 @@ def call(name: str, domain: dict | None = None, slots: dict | None = None) -> di
 # --- how the actions fail: raised where a real bug would be --------------------------------------
 
 
-def explode_in_parser(trial, question, text, today):
+def explode_in_parser(trial, question, text, today, tapped=False):
     """parse_answer with a bug that quotes the answer (as a KeyError of a dict lookup does)."""
     raise KeyError(text)
 
@@ -85,7 +85,7 @@ def explode_reading_answer(self, trial, question, text, dispatcher, tracker, dom
     raise ValueError(f"bad {text}")
 
 
-def explode_chained(trial, question, text, today):
+def explode_chained(trial, question, text, today, tapped=False):
     try:
         {}[text]
     except KeyError as exc:

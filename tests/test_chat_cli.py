@@ -117,8 +117,9 @@ def test_not_now_ends_with_the_contact(db_url):
 
 
 def test_age_17_and_digressions(db_url):
-    done = chat(db_url, ["1", "help", "why do you ask?", "17"], "--sender", "cli-17")
+    done = chat(db_url, ["1", "help", "why do you ask?", "17", "1"], "--sender", "cli-17")
     assert "go back" in done.stdout
+    assert "Just to check" in done.stdout   # typed, a rule-out is checked back (1: "Yes, that's right")
     assert "This study is only for adults" in done.stdout
     assert "not likely to be able to take part" in done.stdout
     assert outcome(db_url, "cli-17")[0] == "not_eligible"

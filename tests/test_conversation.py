@@ -92,16 +92,17 @@ def test_likely_eligible(patient, script, result_validator):
 
 NOT_ELIGIBLE_SCRIPTS = {
     # the form stops as soon as the person is ruled out: the result comes right after the age
-    "age 17 (typed)": (START + [("17", "RESULT:not_eligible")], "adult", "18 or older"),
-    "age 17 (words)": (START + [("I am seventeen", "RESULT:not_eligible")], "adult", "18 or older"),
+    # a typed reading that rules the person out is checked back first (nothing ruled out silently)
+    "age 17 (typed)": (START + [("17", "~Just to check"), ("tap:Yes, that's right", "RESULT:not_eligible")], "adult", "18 or older"),
+    "age 17 (words)": (START + [("I am seventeen", "~Just to check"), ("tap:Yes, that's right", "RESULT:not_eligible")], "adult", "18 or older"),
     "HIV yes (buttons)": (START + [
         ("54", "diagnosis"), ("tap:Yes, the diffuse type", "refractory"), ("tap:Yes", "features"),
         ("tap:Scarring of the lungs (ILD)", "heart"), ("tap:None of these", "hiv"),
         ("tap:Yes", "RESULT:not_eligible")], "hiv", "HIV"),
     "HIV yes (typed)": (START + [
         ("60", "diagnosis"), ("diffuse", "refractory"), ("yes", "features"), ("ulcers", "heart"),
-        ("no", "hiv"), ("yes I have HIV", "RESULT:not_eligible")], "hiv", "HIV"),
-    "morphea (typed)": (START + [("40", "diagnosis"), ("morphea", "RESULT:not_eligible")],
+        ("no", "hiv"), ("yes I have HIV", "~Just to check"), ("tap:Yes, that's right", "RESULT:not_eligible")], "hiv", "HIV"),
+    "morphea (typed)": (START + [("40", "diagnosis"), ("morphea", "~Just to check"), ("tap:Yes, that's right", "RESULT:not_eligible")],
                         "ssc_diagnosis", "Localized scleroderma"),
     "pregnant (buttons)": (START + [
         ("33", "diagnosis"), ("tap:Yes, the limited type", "refractory"), ("tap:Yes", "features"),
@@ -124,13 +125,36 @@ def test_not_eligible(patient, name, result_validator):
     assert_says(replies, "not likely to be able to take part", "Why:", phrase)
 
 
-def test_age_17_result_comes_straight_after_the_age_question(patient):
+def test_age_17_is_checked_back_then_the_result_comes_straight_after(patient):
+    """A typed reading that rules the person out is checked back (custom.confirm), never counted
+    silently; confirmed, the result comes at once."""
     patient.start()
     assert patient.asked == "age"
     replies = patient.says("17")
+    assert result_of(replies) is None
+    confirm = next(r["custom"]["confirm"] for r in replies if "confirm" in (r.get("custom") or {}))
+    assert confirm == {"answer_id": "age", "value": 17}
+    assert_says(replies, "Just to check", "17")
+    replies = patient.taps("Yes, that's right")
     assert question_of(replies) is None
     assert result_of(replies)["outcome"] == "not_eligible"
     assert [q for q, _ in patient.history].count("17") == 1
+
+
+def test_a_tapped_rule_out_is_not_checked_back(patient):
+    patient.start()
+    answer_until(patient, "hiv")
+    replies = patient.taps("Yes")
+    assert result_of(replies)["outcome"] == "not_eligible"
+
+
+def test_a_check_back_answered_no_asks_again(patient):
+    patient.start()
+    patient.says("17")
+    replies = patient.taps("No, let me answer again")
+    assert_says(replies, "answer again")
+    replies = patient.says("71")
+    assert patient.asked == "diagnosis"
 
 
 def test_eligible_after_washout_rituximab(patient, result_validator):
@@ -357,7 +381,7 @@ def test_start_over_mid_form(patient, store):
 
 
 def test_start_over_after_a_result_keeps_both_runs_and_the_latest_outcome(patient, store):
-    run_script(patient, START + [("17", "RESULT:not_eligible"), ("start over", "age")])
+    run_script(patient, START + [("17", "~Just to check"), ("tap:Yes, that's right", "RESULT:not_eligible"), ("start over", "age")])
     # until the new run gives a result, the latest result is still the first one
     assert store.conversation(patient.sender)["outcome"] == "not_eligible"
     answer_until(patient)

@@ -82,6 +82,7 @@ def test_a_restart_mid_digression_and_after_go_back(db):
     second = make_app(db)
     patient.client = second.test_client()
     patient.says("morphea")
+    patient.taps("Yes, that's right")   # typed, a rule-out is checked back first
     assert patient.result["outcome"] == "not_eligible"
     store_of(second).engine.dispose()
 
@@ -199,7 +200,8 @@ def test_a_real_threaded_server(db):
         def talk(i):
             sender = new_sender(f"http{i}")
             codes = []
-            for n, message in enumerate(["hi", "/affirm", "54", "diffuse", "yes", "ulcers", "none", "yes"]):
+            # the typed HIV "yes" rules out: checked back, then confirmed (/affirm)
+            for n, message in enumerate(["hi", "/affirm", "54", "diffuse", "yes", "ulcers", "none", "yes", "/affirm"]):
                 for _ in range(RETRIES):
                     r = requests.post(url, json={"sender": sender, "message": message,
                                                  "metadata": {"today": "2026-11-25", "message_id": f"{i}-{n}"}},
@@ -213,9 +215,9 @@ def test_a_real_threaded_server(db):
             done = list(pool.map(talk, range(10)))
         store = store_of(app)
         for sender, codes, last in done:
-            assert codes == [200] * 8
+            assert codes == [200] * 9
             assert result_of(last)["outcome"] == "not_eligible"   # HIV yes
-            assert len(user_events(store.events(sender))) == 8
+            assert len(user_events(store.events(sender))) == 9
             numbers = seqs(store, sender)
             assert numbers == list(range(1, len(numbers) + 1))
     finally:

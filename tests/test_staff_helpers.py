@@ -21,7 +21,7 @@ ADMIN_PASSWORD = "the admin's long password"
 REAL_LIKELY = ["hi", "tap:Start", "54", "tap:Yes, the diffuse type", "tap:Yes", "tap:Skin getting thicker or tighter",
                "tap:None of these", "tap:No", "tap:No", "tap:No", "tap:No", "tap:No", "tap:Never had it",
                "tap:Never had it", "tap:Never had them", "tap:Never had it", "tap:No", "tap:Doesn't apply to me"]
-REAL_TOO_YOUNG = ["hi", "tap:Start", "17"]
+REAL_TOO_YOUNG = ["hi", "tap:Start", "17", "tap:Yes, that's right"]   # typed 17 is checked back
 REAL_ABANDONED = ["hi", "tap:Start", "54", "tap:Yes, the limited type"]
 # the fictional recruiting trial up to its contact opt-in
 FICTIONAL_TO_RESULT = ["hi", "tap:Start", "I'm 45", "tap:Yes", "tap:Early", "tap:No", "no", "tap:Never", "tap:Never"]

@@ -65,7 +65,9 @@ def test_free_text_only_whole_conversation_gives_what_a_coordinator_would(patien
     run_script(patient, [
         ("I'm 61", "diagnosis"),
         ("yes, limited - they call it CREST", "refractory"),
-        ("methotrexate didnt help and neither did mmf", "features"),
+        # the question asks about treatment that did NOT help: its negative restated means yes, checked back
+        ("methotrexate didnt help and neither did mmf", "~Just to check"),
+        ("tap:Yes, that's right", "features"),
         ("my fingertips get ulcers and the lungs have some scarring", "heart"),
         ("my blood pressure is high but it's well controlled with meds", "hiv"),
         ("nope", "hepatitis_b"),
