@@ -200,8 +200,9 @@ def test_a_real_threaded_server(db):
         def talk(i):
             sender = new_sender(f"http{i}")
             codes = []
-            # the typed HIV "yes" rules out: checked back, then confirmed (/affirm)
-            for n, message in enumerate(["hi", "/affirm", "54", "diffuse", "yes", "ulcers", "none", "yes", "/affirm"]):
+            # the typed HIV "yes" rules out: checked back, then confirmed with the check-back's button
+            confirmed = '/inform{"hiv": "Yes, that\'s right"}'
+            for n, message in enumerate(["hi", "/affirm", "54", "diffuse", "yes", "ulcers", "none", "yes", confirmed]):
                 for _ in range(RETRIES):
                     r = requests.post(url, json={"sender": sender, "message": message,
                                                  "metadata": {"today": "2026-11-25", "message_id": f"{i}-{n}"}},
