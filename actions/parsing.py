@@ -885,6 +885,10 @@ def _read_answer(trial: Trial, question: Question, text: str, today: dt.date) ->
     t = normalize(text)
     if question.type == "age":
         value = parse_age(text, today, order)
+        spec = trial.answers.get(question.answer)
+        if value != REASK and spec is not None and (spec.min is not None and value < spec.min or
+                                                     spec.max is not None and value > spec.max):
+            value = REASK      # outside what the data dictionary allows: asked again
         if value == REASK:
             return Parsed(question_back=is_question_back(t, text))
         return Parsed({question.answer: value}, ACCEPTED)

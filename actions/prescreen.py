@@ -260,6 +260,8 @@ class ActionAskQuestion(Action):
                 answer=describe_answers(trial, understood["answers"], understood.get("estimate", False), domain))
             buttons = [{"title": b["title"], "payload": "/inform" + _json({question.id: b["title"]})}
                        for b in response_buttons(domain, "utter_buttons_confirm")]
+        if step > 1:   # a wrong tap, or a change of mind, is one tap away
+            buttons = buttons + response_buttons(domain, "utter_button_change_last_answer")
         metadata = QuestionMetadata(id=question.id, answer_ids=question_answer_ids(question), type=question.type,
                                     step=step, total=total)
         dispatcher.utter_message(text=text, buttons=buttons, json_message={"question": metadata, **custom})
@@ -284,6 +286,8 @@ class ActionPrescreenResult(Action):
         trial = current_trial()
         result = form.result_for(trial, tracker.slots, site_today(tracker, trial))
         dispatcher.utter_message(text=result_text(result, trial, domain), json_message={"prescreen_result": result})
+        dispatcher.utter_message(text=response_text(domain, "utter_wrong_tap"),
+                                 buttons=response_buttons(domain, "utter_button_change_last_answer"))
         events: List[EventType] = [SlotSet("prescreen_result", result)]
         if trial.model.contact_opt_in and result["outcome"] != Outcome.NOT_ELIGIBLE and trial.recruiting:
             events.append(FollowupAction("contact_form"))

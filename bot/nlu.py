@@ -1,4 +1,5 @@
-"""Intent recognition: button payloads exactly, free text against nlu.yml examples."""
+"""Intent recognition: button payloads exactly; free text by its shape (bot/requests.py: requests
+by meaning, emergencies first) and against the nlu.yml examples."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rapidfuzz import fuzz, process
+
+from bot.requests import Recogniser
 
 PAYLOAD_RE = re.compile(r"^/(\w+)(\{.*\})?$", re.S)
 FALLBACK = "nlu_fallback"
@@ -65,7 +68,7 @@ class NLU:
         self.exact: dict[str, str] = {}
         self.choices: list[str] = []
         self.labels: list[str] = []
-        self.emergency = [_norm(e) for e in examples.get("emergency", [])]
+        self.requests = Recogniser(examples.get("emergency", []))
         for intent, lines in examples.items():
             for line in lines:
                 key = _norm(line)
@@ -82,11 +85,15 @@ class NLU:
             entities = [{"entity": _clean(k), "value": _clean(v)} for k, v in payload.entities.items()]
             return self._result(text, payload.intent, 1.0, entities)
         norm = _norm(text)
-        padded = f" {norm} "
-        if any(f" {e} " in padded for e in self.emergency if e):
-            return self._result(text, "emergency", 1.0)
+        # a request by its shape (an emergency first, wherever it is in the message); an exact
+        # example still names its own intent ("not now" at the greeting is a "no")
+        request = self.requests.recognise(text)
+        if request and request.intent == "emergency" and "emergency" in self.intents:
+            return self._result(text, "emergency", request.confidence)
         if norm in self.exact:
             return self._result(text, self.exact[norm], 1.0)
+        if request and request.intent in self.intents:
+            return self._result(text, request.intent, request.confidence)
         if norm and len(norm) >= 4:
             best = process.extractOne(norm, self.choices, scorer=fuzz.ratio, score_cutoff=self.threshold)
             if best:

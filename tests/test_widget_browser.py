@@ -145,6 +145,11 @@ class Chat:
     def last_bot(self) -> str:
         return self.page.locator(".psw-log .psw-bot .psw-text").last.inner_text()
 
+    def result_text(self) -> str | None:
+        """The result message, if the latest replies hold one (a "wrong tap?" offer follows it)."""
+        texts = self.page.locator(".psw-log .psw-bot .psw-text").all_inner_texts()[-2:]
+        return next((t for t in texts if t.startswith("Result:")), None)
+
     def mine(self) -> list[str]:
         """The patient's sent messages as shown (pending ones left out)."""
         return self.page.locator(".psw-log .psw-me:not(.psw-pending) .psw-text").all_inner_texts()
@@ -195,8 +200,8 @@ def run_to_result(chat: Chat, by: str = "buttons", seen: list[str] | None = None
     """Answer every question until the result; `by` is "buttons" (typing only where no button fits) or "typing"."""
     for _ in range(40):
         text = chat.last_bot()
-        if text.startswith("Result:"):
-            return text
+        if chat.result_text():
+            return chat.result_text()
         if seen is not None and chat.page.locator(".psw-progress").is_visible():
             seen.append(chat.progress())
         choice = button_answer(text, chat.choices()) if by == "buttons" else None
@@ -239,7 +244,7 @@ def test_whole_conversation_by_buttons(server, page):
     mine = chat.mine()
     assert "Yes, the diffuse type" in " ".join(mine) and not any("/inform" in m or "/affirm" in m for m in mine)
     assert page.locator(".psw-choices .psw-choice").count() > 10
-    assert chat.choices() == []
+    assert chat.choices() == ["Change my last answer"]   # after the result, a wrong tap can still be undone
     assert page.locator(".psw-choice.psw-picked").count() >= 10
     # the log is an aria-live region and lists read as lists
     assert page.get_by_role("log").get_attribute("aria-live") == "polite"
@@ -592,7 +597,7 @@ def test_keyboard_only(server, page):
     chat.wait_reply(before)
     for _ in range(40):
         text = chat.last_bot()
-        if text.startswith("Result:"):
+        if chat.result_text():
             break
         choice = button_answer(text, chat.choices())
         in_input = page.evaluate("document.activeElement.id") == "psw-input"
@@ -605,7 +610,7 @@ def test_keyboard_only(server, page):
         before = chat.bot_count()
         page.keyboard.press("Enter")
         chat.wait_reply(before)
-    assert chat.last_bot().startswith("Result:")
+    assert chat.result_text()
     # Escape closes the panel and gives the focus back to the launcher
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Escape")
@@ -752,3 +757,31 @@ def test_the_message_box_takes_its_limit_from_the_server(tmp_path, page):
         assert len(chat.input.input_value()) == 120
     finally:
         live.stop()
+
+
+def test_a_wrong_tap_is_undone_with_change_my_last_answer(server, page):
+    """Issue 12: one mistaken tap on "No" to the diagnosis ends the prescreen; one tap takes it back."""
+    chat = Chat(page, server.url).goto().open()
+    chat.tap("Start")
+    chat.type("54")
+    chat.tap("No")
+    assert chat.result_text() and "not likely to be able to take part" in chat.result_text()
+    chat.tap("Change my last answer")
+    assert "systemic sclerosis" in chat.last_bot()
+    chat.tap("Yes, the diffuse type")
+    assert "tried other treatment" in chat.last_bot()
+    assert "Change my last answer" in chat.choices()   # during the questions it is always there
+    page.screenshot(path="/tmp/widget-change-answer.png")
+
+
+def test_a_typed_no_to_an_echoed_question_is_not_an_exclusion(server, page):
+    chat = Chat(page, server.url).goto().open()
+    chat.tap("Start")
+    chat.type("54")
+    chat.tap("Yes, the diffuse type")
+    chat.tap("Yes")
+    chat.tap("Skin getting thicker or tighter")
+    chat.tap("None of these")
+    assert "HIV" in chat.last_bot()
+    chat.type("HIV?? nah none")
+    assert "hepatitis B" in chat.last_bot() and not chat.result_text()

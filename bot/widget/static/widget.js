@@ -174,7 +174,9 @@
       group.setAttribute("aria-label", "Answer choices");
       group._item = item;
       item.b.forEach(function (choice) {
-        var b = group.appendChild(button("psw-choice", String(choice.title), function () {
+        // "change my last answer" is not an answer: set apart, on its own line
+        var aside = String(choice.payload) === "/go_back";
+        var b = group.appendChild(button(aside ? "psw-choice psw-aside" : "psw-choice", String(choice.title), function () {
           if (busy || item.done) return;
           item.pick = choice.payload;
           send(String(choice.payload), String(choice.title));
