@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-CLAUSE_SPLIT = re.compile(r"\s*(?:[,;!?]|\.(?!\d)|\s-\s|\b(?:but|though|although|however|except|because|cause|so|"
-                          r"and then|plus|also)\b)\s*")
+CLAUSE_SPLIT = re.compile(r"\s*(?:[,;!?]|\.(?!\d)|\s-\s|\b(?:but|though|although|however|except|because|cause|"
+                          r"and then|plus|also)\b|(?<!think )(?<!guess )(?<!hope )(?<!believe )\bso\b(?=\s+\w))\s*")
 RELATIVE = (r"mom|mum|mother|dad|father|husband|wife|spouse|partner|son|daughter|sister|brother|sibling|aunt|uncle|"
             r"cousin|grandma|grandmother|grandpa|grandfather|granny|friend|boyfriend|girlfriend|kid|child|niece|"
             r"nephew|neighbou?r|family|fianc[eé]e?|stepdad|stepmom|in-law|coworker")

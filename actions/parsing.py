@@ -232,6 +232,8 @@ def _clause_reading(clause: "context.Clause", question: Question | None, today: 
             # the clause also says a plain yes
             flipped = question.polarity == "negative" and best[2] is True and words[0] not in LEAD_YES
             return best[2], "staff" if best[1] == 2 else "specific", flipped
+    if HEDGED_YES.search(core) or HEDGED_YES.search(c):
+        return True, "specific", True        # "I think so": probably yes, checked back
     if _has_any(c, UNSURE):
         return None, "specific", False
     if clause.vaccine and (named or len(words) <= 6) or clause.shots and named:
@@ -263,13 +265,18 @@ def _clause_reading(clause: "context.Clause", question: Question | None, today: 
     return REASK, "none", False
 
 
+HEDGED_YES = re.compile(r"^(?:i think|i believe|i guess|i'm pretty sure|pretty sure|probably|most likely) (?:so|yes|yeah|i do|i have)$|"
+                        r"^(?:i think|i believe) so$|^yes i think$|^yeah i think$|^probably$")
+
+
 def _before_window(clause: str, question: Question, today: dt.date | None) -> bool:
     """Whether the clause places its event before the question's window (a date it names)."""
-    if today is None or not re.search(r"\bago\b|\blast\b|\bback in\b|\b(?:had|was|got|went)\b", clause) or \
-            re.search(r"\b(?:due|next|will|coming|expecting|currently|now|right now|am|i'm|still)\b", clause):
+    if today is None or re.search(r"\b(?:due|next|will|coming|expecting|currently|now|right now|am|i'm|still|since)\b",
+                                  clause):
         return False
     found = parse_date(clause, today)
-    return found is not None and (today - found[0]).days > question.window_days
+    day = found[0] if found else _season(clause, today)
+    return day is not None and (today - day).days > question.window_days
 
 
 def _longest_plain(t: str, phrases) -> int:
@@ -804,18 +811,25 @@ def parse_multi(question: Question, text: str) -> Parsed:
     if re.search(r"\b(all of them|all of these|all of those|all four|all three|every one of them)\b", t):
         return Parsed({a: True for a in ids}, ACCEPTED)
     values: dict[str, Any] = {}
+    parts = context.clauses(text, normalize)
+    mine = " , ".join(c.text for c in parts if not c.other_person) if parts else t
+    not_me = any(c.not_me for c in parts)
     for o in question.options:
         phrases = [_nphrase(x) for x in [o.title] + list(o.synonyms)]
-        hits = [p for p in phrases if _has(t, p)]
+        hits = [p for p in phrases if _has(mine, p)]
         if hits:
-            values[o.answer] = False if all(_negated(t, p) for p in hits) else True
+            values[o.answer] = False if all(_negated(mine, p) for p in hits) else True
+        elif not_me and any(_has(t, p) for p in phrases):
+            values[o.answer] = False      # "my dad has heart failure, not me"
+    t = mine
     if question.uncontrolled and values:
         values = _control_by_option(question, t, values)
     if question.uncontrolled:
         out_of_control = re.search(r"\b(not|un|isn't|aren't|never|poorly|badly|out of|neither one is|neither is|"
                                    r"none of them are|hard to)[ -]?(really |well |very well )?(under )?(control|controlled|managed)|"
-                                   r"can't get it (down|under control)|really high|too high|very high|sky high|high even", t)
-        controlled = CONTROLLED.search(t)
+                                   r"can't get it (down|under control)|really high|too high|very high|sky high|high even", t) \
+            or blood_pressure(t) == "high"
+        controlled = CONTROLLED.search(t) or blood_pressure(t) == "in range"
         if _has_any(t, UNSURE) and values:
             return Parsed({a: None for a in ids}, ACCEPTED)
         if controlled and not out_of_control and not any(values.values()):
@@ -836,7 +850,20 @@ def parse_multi(question: Question, text: str) -> Parsed:
     return Parsed(question_back=is_question_back(t, text))
 
 
+def blood_pressure(t: str) -> str | None:
+    """"high" or "in range" for a blood-pressure reading in the text ("runs 120/80"), else None."""
+    m = re.search(r"\b(\d{2,3}) ?(?:/|over) ?(\d{2,3})\b", t)
+    if not m or not (70 <= int(m[1]) <= 260 and 40 <= int(m[2]) <= 160):
+        return None
+    systolic, diastolic = int(m[1]), int(m[2])
+    if systolic >= 150 or diastolic >= 95:
+        return "high"
+    return "in range" if systolic < 140 and diastolic < 90 else None
+
+
 CONTROLLED = re.compile(r"\b(under control|controlled|well managed|managed well|stable|normal now|doing fine|fine now|"
+                        r"(?:on|take|taking|takes)(?: \w+){0,3} (?:pills?|meds|medications?|medicines?|tablets?)(?! but)|"
+
                         r"is fine|are fine|fine with|ok now|okay now|good now|in check|normal with|happy with|no problems|"
                         r"no issues|no trouble|managed|well treated|all good)\b")
 UNCONTROLLED = re.compile(r"\b(uncontrolled|not controlled|neither (one )?is controlled|none of them (are|is) controlled|not under control|out of control|isn't controlled|"
@@ -860,9 +887,9 @@ def _control_by_option(question: Question, t: str, values: dict[str, Any]) -> di
         part = t[start:end]
         if values.get(answer) is False:
             continue
-        if UNCONTROLLED.search(part):
+        if UNCONTROLLED.search(part) or blood_pressure(part) == "high":
             out[answer] = True
-        elif CONTROLLED.search(part):
+        elif CONTROLLED.search(part) or blood_pressure(part) == "in range":
             out[answer] = False
     return out
 
