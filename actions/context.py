@@ -22,7 +22,7 @@ OTHER_PERSON = re.compile(rf"\b(?:my|his|her|our|their)\s+(?:\w+\s+)?(?:{RELATIV
                           r"\b(?:he|she|they)(?:'s| has| had| have| is| was| got| gets| did)\b|\bruns in (?:my|the) family\b")
 FIRST_PERSON = re.compile(r"\b(?:i|i've|i'd|me|myself|mine)\b")
 NOT_ME = re.compile(r"\bnot me\b|\bnot myself\b|\bnot mine\b|\bme no\b|\bme never\b|\bbut not me\b")
-NEGATION = re.compile(r"\b(?:no|not|never|nope|nah|nada|none|nothing|neither|nor|without|don't|doesn't|didn't|haven't|"
+NEGATION = re.compile(r"\b(?:no|not|never|nope|nah|nada|none|nothing|neither|nor|without|nobody|no one|noone|don't|doesn't|didn't|haven't|"
                       r"hasn't|hadn't|isn't|aren't|wasn't|weren't|won't|can't|cannot|free of|negative|ruled out|zero)\b")
 HEDGE = re.compile(r"\b(?:i think|i believe|i guess|i suppose|probably|maybe|might|pretty sure|likely|kind of|sort of|"
                    r"kinda|not 100|i assume|if i remember|iirc|apparently|possibly)\b")

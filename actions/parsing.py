@@ -208,6 +208,8 @@ def _clause_reading(clause: "context.Clause", question: Question | None, today: 
     check), "inferred" (a negation that may be about something else), "echo" (only the question's
     words), "other" (about somebody else), "none"."""
     c = clause.text
+    if MINIMIZER.search(c):
+        return False, "specific", True     # "nothing major", "they said it's fine": probably a no, checked back
     words = FILLER.sub(" ", c).split()
     core = " ".join(words)
     if not core:
@@ -265,6 +267,10 @@ def _clause_reading(clause: "context.Clause", question: Question | None, today: 
     return REASK, "none", False
 
 
+MINIMIZER = re.compile(r"\b(?:nothing major|nothing serious|not serious|nothing bad|minor|mild|just a little|"
+                       r"a little (?:high|low)|slightly|(?:dr|doctor|doc|they|he|she) (?:is |was |isn't |wasn't )?not "
+                       r"worried|(?:they|dr|doctor|doc) said (?:it's|its|it is|it was) (?:fine|ok|okay|nothing)|"
+                       r"nothing to worry about|just a cold)\b")
 HEDGED_YES = re.compile(r"^(?:i think|i believe|i guess|i'm pretty sure|pretty sure|probably|most likely) (?:so|yes|yeah|i do|i have)$|"
                         r"^(?:i think|i believe) so$|^yes i think$|^yeah i think$|^probably$")
 
@@ -315,12 +321,24 @@ def parse_choice(question: Question, text: str):
             return choice
     if is_question_back(t, text):
         return None
+    no_choice = next((c for c in choices if "no" in [_nphrase(s) for s in c.synonyms]), None)
+    parts = context.clauses(text, normalize)
+    if no_choice is not None and parts:
+        if any(c.not_me for c in parts):
+            return no_choice                  # "my sister has scleroderma, not me"
+        mine = [c for c in parts if not c.other_person]
+        yes_words = [_nphrase(s) for c in choices if c is not no_choice and not c.unknown
+                     for s in [c.title] + list(c.synonyms) if _nphrase(s) not in ("yes",)]
+        negated = [c for c in mine if c.negated and _has_any(c.text, yes_words)]
+        affirmed = [c for c in mine if not c.negated and _has_any(c.text, yes_words)]
+        if negated and not affirmed and not any(c.text.split()[0] in LEAD_YES for c in mine if c.text):
+            return no_choice                  # "nobody ever said scleroderma"
+        t = " , ".join(c.text for c in mine) or t
     first = re.split(r"[ ,.;!]", t, maxsplit=1)[0]
     if first not in LEAD_NO and set(re.findall(r"[a-z]+", t)) & {"yes", "yeah", "yep", "yup"}:
         first = "yes"
     if first not in LEAD_YES and first not in LEAD_NO and _has_any(t, UNSURE):
         return next((c for c in question.choices if c.unknown), None)
-    no_choice = next((c for c in choices if "no" in [_nphrase(s) for s in c.synonyms]), None)
     if first in LEAD_NO and no_choice is not None:
         return no_choice
     if first in LEAD_YES:
@@ -335,6 +353,21 @@ def parse_choice(question: Question, text: str):
     if _has_any(t, UNSURE):
         return next((c for c in question.choices if c.unknown), None)
     return None
+
+
+def _choice_conflict(question: Question, t: str, chosen) -> bool:
+    """Whether the reply also names another choice's words that contradict the one chosen ("yes
+    the localized kind": a yes, and the words of "No"): checked back, not guessed."""
+    first = re.split(r"[ ,.;!]", t, maxsplit=1)[0]
+    for choice in question.choices:
+        if choice is chosen or choice.unknown:
+            continue
+        words = [_nphrase(s) for s in choice.synonyms if _nphrase(s) not in ("yes", "no")]
+        opposite = "no" in [_nphrase(s) for s in choice.synonyms] and first in LEAD_YES or \
+            "yes" in [_nphrase(s) for s in choice.synonyms] and first in LEAD_NO
+        if opposite and _longest(t, words):
+            return True
+    return False
 
 
 # --- ages ------------------------------------------------------------------
@@ -384,8 +417,10 @@ def parse_age(text: str, today: dt.date, date_order: str = "MDY") -> int | str:
         value = float(numbers[0])
         if value != int(value) or not 0 < value <= 120:
             return REASK
-        if re.search(r"\b(will be|i'll be|turning|gonna be|going to be)\s+\d", t) or _has(t, "next birthday"):
-            return int(value) - 1
+        if re.search(r"\b(will be|i'll be|turning|gonna be|going to be)\s+\d", t) or _has(t, "next birthday") or \
+                re.search(r"^\d{1,3} (?:in|on|next|this coming|come) (?:" + MONTH_RE + r"|month|week|year|spring|"
+                          r"summer|fall|autumn|winter)\b", t):
+            return int(value) - 1     # "72 in january": the age they will be
         return int(value)
     if len(numbers) > 1:
         return REASK
@@ -575,6 +610,9 @@ def parse_date(text: str, today: dt.date, date_order: str = "MDY") -> tuple[dt.d
         return _ago(n, unit, today), estimate
     if _has(t, "last week"):
         return today - dt.timedelta(days=7), True
+    holiday = _holiday(t, today)
+    if holiday:
+        return holiday, True
     if _has(t, "last month"):
         return _last_day(*_minus_months(today, 1).timetuple()[:2]), True
     if _has(t, "last year"):
@@ -586,6 +624,34 @@ def parse_date(text: str, today: dt.date, date_order: str = "MDY") -> tuple[dt.d
         re.fullmatch(r"((?:19|20)\d\d)", t)
     if m and int(m[1]) <= today.year:
         return min(dt.date(int(m[1]), 12, 31), today), True
+    return None
+
+
+def _holiday(t: str, today: dt.date) -> dt.date | None:
+    """The last past date of a US holiday named in the text ("around easter", "before thanksgiving last
+    year"), or None."""
+    from dateutil.easter import easter
+    from dateutil.relativedelta import MO, TH, relativedelta
+
+    days = {
+        r"christmas|xmas": lambda y: dt.date(y, 12, 25),
+        r"thanksgiving": lambda y: dt.date(y, 11, 1) + relativedelta(weekday=TH(4)),
+        r"easter": easter,
+        r"memorial day": lambda y: dt.date(y, 5, 31) + relativedelta(weekday=MO(-1)),
+        r"labou?r day": lambda y: dt.date(y, 9, 1) + relativedelta(weekday=MO(1)),
+        r"(?:the )?(?:4th|fourth) of july|july (?:4th|4|fourth)|independence day": lambda y: dt.date(y, 7, 4),
+        r"new year'?s?(?: day| eve)?": lambda y: dt.date(y, 1, 1),
+        r"halloween": lambda y: dt.date(y, 10, 31),
+        r"valentine'?s?(?: day)?": lambda y: dt.date(y, 2, 14),
+    }
+    for pattern, day_of in days.items():
+        if re.search(r"\b(?:" + pattern + r")\b", t):
+            year = today.year - 1 if re.search(r"\blast (?:year|" + pattern + r")\b|\b(?:" + pattern +
+                                               r") last year\b", t) else today.year
+            day = day_of(year)
+            if day > today:
+                day = day_of(year - 1)
+            return day
     return None
 
 
@@ -703,7 +769,16 @@ def read_dose(trial: Trial, answer_id: str, segment: str, today: dt.date, date_o
     m = NOT_WITHIN.search(t)
     if m and _span_days(m[1], m[2]) >= window:
         return Parsed({answer_id: "not_recent"}, ACCEPTED)
-    if (_has_any(t, CURRENT) or EVERY_RE.search(t)) and \
+    if re.search(r"\bnext (?:\w+ )?(?:dose|infusion|one|round|shot|injection|treatment|\w+ is)\b.*"
+                 r"\b(?:scheduled|due|booked|is in|is on)\b", t):
+        return Parsed({answer_id: "current"}, ACCEPTED)     # still being treated: the next dose is booked
+    if re.search(r"\b(?:until|till|til|up to|through)\b", t):   # "humira until 2023": the end is the last dose
+        after = re.split(r"\b(?:until|till|til|up to|through)\b", t, maxsplit=1)[1]
+        year = re.match(r"\s*((?:19|20)\d\d)\b", after)
+        ended = (min(dt.date(int(year[1]), 12, 31), today), True) if year else parse_date(after, today, date_order)
+        if ended and ended[0] <= today:
+            return Parsed({answer_id: ended[0].isoformat()}, ACCEPTED, ended[1])
+    if (_has_any(t, CURRENT) or EVERY_RE.search(t) or re.search(r"\bon (?:\w+ )?(?:now|right now|currently)\b", t)) and \
             not re.search(r"\b(stopped|quit|ended|ending|finished|completed|no longer|not anymore|used to|course)\b", t):
         return Parsed({answer_id: "current"}, ACCEPTED)
     m = MORE_THAN.search(t)
@@ -750,7 +825,13 @@ def parse_last_dose(trial: Trial, question: Question, text: str, today: dt.date)
     for choice in question.choices:
         if t == _nphrase(choice.title):
             return Parsed({aid: choice.value}, ACCEPTED)
+    parts = context.clauses(text, normalize)
+    if parts and all(c.other_person for c in parts if c.text):
+        return Parsed()                       # only about somebody else: asked again
     mentions = find_medicines(trial, t)
+    if mentions and any(c.text in BARE_NO for c in parts) and not any(
+            parse_date(c.text, today, order) or _has_any(c.text, CURRENT) for c in parts):
+        return Parsed({aid: "never"}, ACCEPTED)   # "Cytoxan? no": an echo of the question, then a no
     if not mentions:
         parsed = read_dose(trial, aid, t, today, order)
         if parsed.status == REASK and parsed.fallback is None:
@@ -808,7 +889,8 @@ def parse_multi(question: Question, text: str) -> Parsed:
         return Parsed({a: False for a in ids}, ACCEPTED)
     if is_question_back(t, text):
         return Parsed(question_back=True)
-    if re.search(r"\b(all of them|all of these|all of those|all four|all three|every one of them)\b", t):
+    if re.search(r"\b(all of them|all of these|all of those|all four|all three|every one of them)\b", t) and \
+            not re.search(r"\b(except|but not|apart from|other than)\b", t):
         return Parsed({a: True for a in ids}, ACCEPTED)
     values: dict[str, Any] = {}
     parts = context.clauses(text, normalize)
@@ -821,9 +903,23 @@ def parse_multi(question: Question, text: str) -> Parsed:
             values[o.answer] = False if all(_negated(mine, p) for p in hits) else True
         elif not_me and any(_has(t, p) for p in phrases):
             values[o.answer] = False      # "my dad has heart failure, not me"
-    t = mine
-    if question.uncontrolled and values:
-        values = _control_by_option(question, t, values)
+    whole, t = t, mine
+    for m in re.finditer(r"\bthe ([a-z ]{3,30}?) one\b", whole):   # "the skin one": a word of the button's title
+        for o in question.options:
+            if _has(_nphrase(o.title), m[1]) and o.answer not in values:
+                values[o.answer] = True
+    if values:
+        values = _read_segments(question, t, values)
+    excepted = re.search(r"\b(?:all|everything|all of them|all of these|all of those|all four|all three)\b.*?"
+                         r"\b(?:except|but not|apart from|other than)\b(.*)", whole)
+    if excepted:
+        named_after = excepted[1]
+        values = {a: True for a in ids}
+        for o in question.options:
+            words = re.sub(r"\b(?:the|one|ones|a|an)\b", " ", named_after).split()
+            if any(_has(named_after, _nphrase(x)) for x in [o.title] + list(o.synonyms)) or \
+                    (words and _has(_nphrase(o.title), " ".join(words))):
+                values[o.answer] = False
     if question.uncontrolled:
         out_of_control = re.search(r"\b(not|un|isn't|aren't|never|poorly|badly|out of|neither one is|neither is|"
                                    r"none of them are|hard to)[ -]?(really |well |very well )?(under )?(control|controlled|managed)|"
@@ -871,8 +967,16 @@ UNCONTROLLED = re.compile(r"\b(uncontrolled|not controlled|neither (one )?is con
                           r"very high|sky high|high even|not managed|struggling)\b")
 
 
-def _control_by_option(question: Question, t: str, values: dict[str, Any]) -> dict[str, Any]:
-    """For "uncontrolled" groups: read each condition's own part of the reply ("HTN uncontrolled, CHF controlled")."""
+SEGMENT_NO = re.compile(r"^\W*(?:\w+\W+){0,3}?(?:no|nope|none|never|not really)\b(?! (?:longer|under|controlled|control))")
+SEGMENT_YES = re.compile(r"\b(?:yes|yeah|yep|sometimes|on and off|off and on|definitely|def)\b")
+SEGMENT_CONTROLLED = re.compile(r"\b(?:fine|normal|good|ok|okay|stable|in range)\b")
+SEGMENT_UNCONTROLLED = re.compile(r"\b(?:still (?:adjusting|swelling|high|having)|waiting (?:on|for) (?:a |my )?"
+                                  r"(?:bypass|stent|surgery)|just started a new|new pill|can't breathe)\b")
+
+
+def _read_segments(question: Question, t: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Read each option's own part of the reply, from its name to the next option's ("skin yes,
+    lungs no"; for "uncontrolled" groups: "HTN uncontrolled, CHF controlled")."""
     spots = []
     for o in question.options:
         for p in [_nphrase(x) for x in [o.title] + list(o.synonyms)]:
@@ -887,11 +991,24 @@ def _control_by_option(question: Question, t: str, values: dict[str, Any]) -> di
         part = t[start:end]
         if values.get(answer) is False:
             continue
-        if UNCONTROLLED.search(part) or blood_pressure(part) == "high":
-            out[answer] = True
-        elif CONTROLLED.search(part) or blood_pressure(part) == "in range":
+        name_end = next((m.end() for p in _option_phrases(question, answer) for m in [_pattern(p).search(part)] if m),
+                        0)
+        after = part[name_end:]
+        if SEGMENT_NO.search(after) and not UNCONTROLLED.search(after):
             out[answer] = False
+        elif question.uncontrolled:
+            if UNCONTROLLED.search(part) or SEGMENT_UNCONTROLLED.search(part) or blood_pressure(part) == "high":
+                out[answer] = True
+            elif CONTROLLED.search(part) or SEGMENT_CONTROLLED.search(after) or blood_pressure(part) == "in range":
+                out[answer] = False
+        elif SEGMENT_YES.search(after):
+            out[answer] = True
     return out
+
+
+def _option_phrases(question: Question, answer: str) -> list[str]:
+    option = next(o for o in question.options if o.answer == answer)
+    return sorted((_nphrase(x) for x in [option.title] + list(option.synonyms)), key=len, reverse=True)
 
 
 # --- entry point -------------------------------------------------------------
@@ -927,7 +1044,8 @@ def _read_answer(trial: Trial, question: Question, text: str, today: dt.date) ->
         choice = parse_choice(question, text)
         if choice is None:
             return Parsed(question_back=is_question_back(t, text))
-        return Parsed(dict(choice.sets), ACCEPTED, choice_value=choice.value)
+        return Parsed(dict(choice.sets), CONFIRM if _choice_conflict(question, t, choice) else ACCEPTED,
+                      choice_value=choice.value)
     if QUESTION_RE.match(t) and text.strip().endswith("?"):
         return Parsed(question_back=True)
     value, weak = read_yes_no_reading(text, question, today)

@@ -64,3 +64,38 @@ def test_a_typed_reading_that_rules_out_is_checked_back_and_a_tap_is_not(trial, 
     typed = parse_answer(trial, question, text, TODAY)
     assert typed.status == "confirm" and typed.answers[answer_id] == value
     assert parse_answer(trial, question, text, TODAY, tapped=True).status == "accepted"
+
+
+@pytest.mark.parametrize("question_id, text, status, answers", [
+    # grouped questions: each option's own part of the reply; "all except"; "the skin one"
+    ("features", "all of them except the blood pressure one", "accepted",
+     {"skin_worsening": True, "pulmonary_hypertension": False, "digital_ulcers": True}),
+    ("features", "the skin one", "accepted", {"skin_worsening": True}),
+    ("heart", "BP yes, heart failure no", "accepted",
+     {"hypertension_uncontrolled": True, "heart_failure_uncontrolled": False}),
+    ("heart", "CHF well controlled, BP fine", "accepted",
+     {"heart_failure_uncontrolled": False, "hypertension_uncontrolled": False}),
+    # a choice: a negated or somebody else's mention is not the patient's; a yes with the words of
+    # "No" is checked back
+    ("diagnosis", "I have raynauds but nobody ever said scleroderma", "confirm", {"ssc_diagnosis": False}),
+    ("diagnosis", "my sister has scleroderma, not me", "confirm", {"ssc_diagnosis": False}),
+    ("diagnosis", "yes the localized kind on my arm", "confirm", {"ssc_diagnosis": True}),
+    ("diagnosis", "yes, diffuse, not limited", "accepted", {"ssc_diagnosis": True, "ssc_subtype": "diffuse"}),
+    # minimisers on a question about something serious or significant: probably a no, checked back
+    ("serious_infection", "sinus infection, nothing major", "confirm", {"serious_infection_past_month": False}),
+    ("labs", "slightly low white count but they said its fine", "confirm", {"blood_kidney_liver_problem": False}),
+    # last doses: an echo then a no, somebody else, holidays, "until", a next dose booked
+    ("cyclophosphamide", "Cytoxan? no", "accepted", {"cyclophosphamide_last_dose": "never"}),
+    ("cyclophosphamide", "my wife had it last month", "reask", {}),
+    ("ivig", "had octagam around easter", "accepted", {"ivig_last_dose": "2026-04-05"}),
+    ("rituximab", "last round was around memorial day", "accepted", {"rituximab_last_dose": "2026-05-25"}),
+    ("biologic", "humira until 2023, stopped because it didnt work", "accepted", {"biologic_last_dose": "2023-12-31"}),
+    ("biologic", "on enbrel now", "accepted", {"biologic_last_dose": "current"}),
+    ("rituximab", "my next rituximab is scheduled for december, last one was in june", "accepted",
+     {"rituximab_last_dose": "current"}),
+    ("age", "72 in january", "accepted", {"age": 71}),
+])
+def test_general_patterns(trial, question_id, text, status, answers):
+    got_status, got = read(trial, question_id, text)
+    assert got_status == status, (got_status, got)
+    assert {k: got.get(k) for k in answers} == answers
