@@ -867,6 +867,8 @@ def parse_last_dose(trial: Trial, question: Question, text: str, today: dt.date)
     by_answer = {q.answer: q.id for q in trial.questions if q.answer}
     own.others = {by_answer[a]: p.answers for a, p in results.items()
                   if p.status == ACCEPTED and a in by_answer and a != aid}
+    if own.status == REASK and own.others:
+        own.estimate = any(p.estimate for p in results.values())
     return own
 
 

@@ -185,6 +185,12 @@ class ValidatePrescreenForm(FormValidationAction):
         if parsed.question_back:
             dispatcher.utter_message(text=response_text(domain, "utter_question_back", help=question.help))
             return {question.id: None, PENDING_SLOT: None}
+        noted = self.note_others(trial, parsed, text, tracker)
+        if noted:   # a reply about another question: kept for it, and this question asked again
+            answers = {a: v for others in parsed.others.values() for a, v in others.items()}
+            dispatcher.utter_message(text=response_text(domain, "utter_noted_other",
+                                                        answer=describe_answers(trial, answers, parsed.estimate, domain)))
+            return {**noted, question.id: None, PENDING_SLOT: None}
         tries = tracker.get_slot(UNCLEAR_SLOT) or 0
         if parsed.fallback is not None and tries:
             return self.accept(trial, question, {"answers": parsed.fallback, "text": text, "status": "accepted",
@@ -198,6 +204,14 @@ class ValidatePrescreenForm(FormValidationAction):
         unknown = {a: None for a in question_answer_ids(question)}
         return {question.id: {"answers": unknown, "text": text, "status": "unknown", "estimate": False},
                 UNCLEAR_SLOT: None, PENDING_SLOT: None}
+
+    @staticmethod
+    def note_others(trial: Trial, parsed: Parsed, text: str, tracker: Tracker) -> Dict[Text, Any]:
+        """The slots of later questions this reply answered (not asked yet)."""
+        return {other_id: {"answers": answers, "text": text, "status": "accepted", "estimate": parsed.estimate,
+                           "given_with": tracker.get_slot("requested_slot")}
+                for other_id, answers in parsed.others.items()
+                if other_id in trial.questions_by_id and not isinstance(tracker.get_slot(other_id), dict)}
 
     @staticmethod
     def accept(trial: Trial, question: Question, value: Dict[str, Any], tracker: Tracker) -> Dict[Text, Any]:

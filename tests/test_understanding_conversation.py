@@ -1,6 +1,6 @@
 """The form uses the parser: confirm steps, closer dates, questions back, answers given in passing."""
 
-from chatkit import answer_until, chat_app, chat_client, patient, run_script, store  # noqa: F401
+from chatkit import answer_until, assert_says, chat_app, chat_client, patient, run_script, store  # noqa: F401
 
 
 def test_a_misspelled_medicine_is_checked_back_then_kept(patient):
@@ -84,3 +84,17 @@ def test_free_text_only_whole_conversation_gives_what_a_coordinator_would(patien
     ])
     assert patient.result["criteria"][3]["answers"] == {"skin_worsening": None, "lung_fibrosis": True,
                                                         "pulmonary_hypertension": None, "digital_ulcers": True}
+
+
+def test_a_reply_about_another_question_is_noted_and_the_question_asked_again(patient):
+    """Issue 12 item 7: "I had rituximab in June" while asked about cyclophosphamide fills the
+    rituximab question, says so, asks cyclophosphamide again, and skips rituximab later."""
+    patient.start()
+    answer_until(patient, stop_at="cyclophosphamide")
+    replies = patient.says("I had rituximab in June")
+    assert_says(replies, "I noted", "rituximab", "June 2026")
+    assert patient.asked == "cyclophosphamide"
+    patient.taps("Never had it")
+    assert patient.asked == "biologic"
+    patient.taps("Never had them")
+    assert patient.asked == "other_biologic"
