@@ -348,6 +348,57 @@ class ActionExplain(Action):
         return []
 
 
+class ActionReviewAnswers(Action):
+    """"Here is what you told me": every answer that counts, one numbered line per question, each
+    with a button to change it, then "That's right, show my result". An answer that rules the
+    patient out says so, so that they see which answer did it before the result."""
+
+    def name(self) -> Text:
+        return "action_review_answers"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        trial = current_trial()
+        lines, items, buttons = [], [], response_buttons(domain, "utter_review_buttons")
+        for step in form.walk(trial, tracker.slots):
+            if step.applies is not True or step.answer is None:
+                continue
+            given = step.answer
+            answers = given.get("answers") or {}
+            # a group's unanswered parts (the other options of one tap) are not shown as "not sure"
+            shown = {a: v for a, v in answers.items() if v is not None} or answers
+            text = describe_answers(trial, shown, bool(given.get("estimate")), domain)
+            number = len(lines) + 1
+            rules_out_alone = any(rules_out(trial, {a: v}) for a, v in answers.items())
+            lines.append(f"{number}. {text}" + (" " + response_text(domain, "utter_review_rules_out")
+                                                if rules_out_alone else ""))
+            items += [{"answer_id": a, "value": v, "text": describe_answers(trial, {a: v}, bool(given.get("estimate")),
+                                                                            domain)} for a, v in answers.items()]
+            buttons.append({"title": response_text(domain, "utter_review_change_button", number=number),
+                            "payload": "/change_answer" + _json({"question": step.question.id})})
+        text = response_text(domain, "utter_review_heading") + "\n" + "\n".join(lines)
+        dispatcher.utter_message(text=text, buttons=buttons, json_message={"review": {"answers": items}})
+        return []
+
+
+class ActionChangeAnswer(Action):
+    """Clears one question's answer (from the review's "Change answer N"), so the form asks it again,
+    and then the questions that now apply."""
+
+    def name(self) -> Text:
+        return "action_change_answer"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        trial = current_trial()
+        entities = {e.get("entity"): e.get("value") for e in (tracker.latest_message or {}).get("entities") or []}
+        question_id = entities.get("question")
+        if question_id not in trial.questions_by_id or not isinstance(tracker.get_slot(question_id), dict):
+            dispatcher.utter_message(response="utter_stale_button")
+            return []
+        dispatcher.utter_message(text=response_text(domain, "utter_changing_answer"))
+        return [SlotSet(question_id, None), SlotSet(UNCLEAR_SLOT, None), SlotSet(PENDING_SLOT, None),
+                SlotSet("prescreen_result", None)]
+
+
 class ActionGoBack(Action):
     """Clears the answer to the question before the current one (in the form's order), so it is asked again."""
 

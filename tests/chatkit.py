@@ -34,6 +34,7 @@ CRITERION_KEYS = {"id", "kind", "verdict", "until", "reason", "answers"}
 QUESTION_KEYS = {"id", "answer_ids", "type", "step", "total"}
 REPLY_KEYS = {"recipient_id", "text", "buttons", "custom", "image", "attachment"}
 
+REVIEW_OK = "That's right, show my result"
 CONTACT_ADDRESS = "300 Pasteur Drive"
 NOT_RECRUITING = "not recruiting"
 STAFF_DECIDE = "study team makes the final decision"
@@ -193,6 +194,17 @@ class Patient:
     def result(self) -> dict | None:
         return result_of(self.replies)
 
+    @property
+    def review(self) -> dict | None:
+        """custom.review of the latest replies ("Here is what you told me"), or None."""
+        return next(((r.get("custom") or {})["review"] for r in self.replies if "review" in (r.get("custom") or {})),
+                    None)
+
+    def confirm_review(self) -> list[dict]:
+        """Tap "That's right, show my result" on the review."""
+        assert self.review is not None, f"no review in the latest replies: {self.text!r}"
+        return self.taps(REVIEW_OK)
+
     def start(self) -> list[dict]:
         """Greet and tap Start: the replies up to the first question."""
         self.says("hi")
@@ -210,15 +222,17 @@ def run_script(patient: Patient, script: list[tuple[str, str | None]]) -> list[t
     """Play a transcript of (patient input, expected question id or phrase).
 
     The expectation is a question id (the id the next question must have),
-    "RESULT:<outcome>" (the result message with that outcome), or "~phrase"
-    (text the bot must say). None checks nothing.
+    "RESULT:<outcome>" (the result message with that outcome), "REVIEW" (the review of
+    the answers before the result), or "~phrase" (text the bot must say). None checks nothing.
     """
     for said, expected in script:
         replies = patient.answer(said)
         if expected is None:
             continue
         where = f"after the patient said {said!r}"
-        if expected.startswith("RESULT:"):
+        if expected == "REVIEW":
+            assert patient.review is not None, f"{where}: expected the review, got {texts(replies)!r}"
+        elif expected.startswith("RESULT:"):
             result = result_of(replies)
             assert result is not None, f"{where}: expected the result, got {texts(replies)!r}"
             assert result["outcome"] == expected[7:], f"{where}: outcome {result['outcome']} ({result['criteria']})"
@@ -257,10 +271,13 @@ ELIGIBLE = {
 def answer_until(patient: Patient, stop_at: str | None = None, overrides: dict | None = None,
                  limit: int = 40) -> list[str]:
     """Answer each question asked (ELIGIBLE, or `overrides`) until `stop_at` is asked
-    or the result comes; the ids of the questions answered, in order."""
+    or the result comes (the review before it confirmed as it is, unless `stop_at` is
+    "review"); the ids of the questions answered, in order."""
     answers = {**ELIGIBLE, **(overrides or {})}
     asked: list[str] = []
     for _ in range(limit):
+        if patient.review is not None and stop_at != "review":
+            patient.confirm_review()
         qid = patient.asked
         if patient.result is not None or qid is None or qid == stop_at:
             return asked

@@ -273,6 +273,8 @@ def next_message(patient, answers: dict[str, str]) -> str | None:
         return None
     if not patient.replies:
         return "hi"
+    if patient.review is not None:     # the answers as given: show the result
+        return "/affirm"
     qid = patient.asked
     if qid is None:
         return patient.button("Start")["payload"]

@@ -62,6 +62,7 @@ WHOLE = [
     "1", "1", "1",  # cyclophosphamide, biologics, rituximab: never
     "2",            # other biologic: no
     "3",            # pregnancy: doesn't apply to me
+    "1",            # the review: that's right, show my result
 ]
 
 
@@ -87,7 +88,7 @@ def test_sender_resumes_a_conversation(db_url):
     assert first.returncode == 0, first.stderr
     assert "Question 3 of about" in first.stdout
     second = chat(db_url, ["yes", "ulcers", "none", "no", "no", "no", "no", "no", "never", "never", "never",
-                           "never", "no", "no"], "--sender", "cli-resume")
+                           "never", "no", "no", "1"], "--sender", "cli-resume")   # 1: the review is right
     assert second.returncode == 0, second.stderr
     assert "Shall we start?" not in second.stdout        # no new greeting: the same conversation goes on
     assert "Result: based on your answers, you may be able to take part" in second.stdout
@@ -117,7 +118,7 @@ def test_not_now_ends_with_the_contact(db_url):
 
 
 def test_age_17_and_digressions(db_url):
-    done = chat(db_url, ["1", "help", "why do you ask?", "17", "1"], "--sender", "cli-17")
+    done = chat(db_url, ["1", "help", "why do you ask?", "17", "1", "1"], "--sender", "cli-17")
     assert "go back" in done.stdout
     assert "Just to check" in done.stdout   # typed, a rule-out is checked back (1: "Yes, that's right")
     assert "This study is only for adults" in done.stdout

@@ -47,6 +47,9 @@ def to_the_offer(p: Patient, overrides: dict | None = None) -> list[dict]:
     for _ in range(20):
         if p.result is not None:
             return p.replies
+        if p.review is not None:
+            p.confirm_review()
+            continue
         p.answer(answers[p.asked])
     raise AssertionError("no result")
 
@@ -171,6 +174,9 @@ def to_the_offer_from_here(p: Patient) -> list[dict]:
     for _ in range(20):
         if p.result is not None:
             return p.replies
+        if p.review is not None:
+            p.confirm_review()
+            continue
         p.answer(FICTIONAL_ELIGIBLE[p.asked])
     raise AssertionError("no result")
 

@@ -57,7 +57,7 @@ LIKELY_ELIGIBLE_BY_BUTTONS = START + [
     ("tap:Never had them", "rituximab"),
     ("tap:Never had it", "other_biologic"),
     ("tap:No", "pregnancy"),
-    ("tap:Doesn't apply to me", "RESULT:likely_eligible"),
+    ("tap:Doesn't apply to me", "REVIEW"), ("tap:That's right, show my result", "RESULT:likely_eligible"),
 ]
 
 LIKELY_ELIGIBLE_BY_TYPING = START + [
@@ -76,7 +76,7 @@ LIKELY_ELIGIBLE_BY_TYPING = START + [
     ("never taken any of them", "rituximab"),
     ("no never", "other_biologic"),
     ("no", "pregnancy"),
-    ("I'm a man", "RESULT:likely_eligible"),
+    ("I'm a man", "REVIEW"), ("tap:That's right, show my result", "RESULT:likely_eligible"),
 ]
 
 
@@ -93,16 +93,16 @@ def test_likely_eligible(patient, script, result_validator):
 NOT_ELIGIBLE_SCRIPTS = {
     # the form stops as soon as the person is ruled out: the result comes right after the age
     # a typed reading that rules the person out is checked back first (nothing ruled out silently)
-    "age 17 (typed)": (START + [("17", "~Just to check"), ("tap:Yes, that's right", "RESULT:not_eligible")], "adult", "18 or older"),
-    "age 17 (words)": (START + [("I am seventeen", "~Just to check"), ("tap:Yes, that's right", "RESULT:not_eligible")], "adult", "18 or older"),
+    "age 17 (typed)": (START + [("17", "~Just to check"), ("tap:Yes, that's right", "REVIEW"), ("tap:That's right, show my result", "RESULT:not_eligible")], "adult", "18 or older"),
+    "age 17 (words)": (START + [("I am seventeen", "~Just to check"), ("tap:Yes, that's right", "REVIEW"), ("tap:That's right, show my result", "RESULT:not_eligible")], "adult", "18 or older"),
     "HIV yes (buttons)": (START + [
         ("54", "diagnosis"), ("tap:Yes, the diffuse type", "refractory"), ("tap:Yes", "features"),
         ("tap:Scarring of the lungs (ILD)", "heart"), ("tap:None of these", "hiv"),
-        ("tap:Yes", "RESULT:not_eligible")], "hiv", "HIV"),
+        ("tap:Yes", "REVIEW"), ("tap:That's right, show my result", "RESULT:not_eligible")], "hiv", "HIV"),
     "HIV yes (typed)": (START + [
         ("60", "diagnosis"), ("diffuse", "refractory"), ("yes", "features"), ("ulcers", "heart"),
-        ("no", "hiv"), ("yes I have HIV", "~Just to check"), ("tap:Yes, that's right", "RESULT:not_eligible")], "hiv", "HIV"),
-    "morphea (typed)": (START + [("40", "diagnosis"), ("morphea", "~Just to check"), ("tap:Yes, that's right", "RESULT:not_eligible")],
+        ("no", "hiv"), ("yes I have HIV", "~Just to check"), ("tap:Yes, that's right", "REVIEW"), ("tap:That's right, show my result", "RESULT:not_eligible")], "hiv", "HIV"),
+    "morphea (typed)": (START + [("40", "diagnosis"), ("morphea", "~Just to check"), ("tap:Yes, that's right", "REVIEW"), ("tap:That's right, show my result", "RESULT:not_eligible")],
                         "ssc_diagnosis", "Localized scleroderma"),
     "pregnant (buttons)": (START + [
         ("33", "diagnosis"), ("tap:Yes, the limited type", "refractory"), ("tap:Yes", "features"),
@@ -110,7 +110,7 @@ NOT_ELIGIBLE_SCRIPTS = {
         ("tap:No", "hepatitis_c"), ("tap:No", "serious_infection"), ("tap:No", "labs"), ("tap:No", "ivig"),
         ("tap:Never had it", "cyclophosphamide"), ("tap:Never had it", "biologic"),
         ("tap:Never had them", "rituximab"), ("tap:Never had it", "other_biologic"), ("tap:No", "pregnancy"),
-        ("tap:Yes", "RESULT:not_eligible")], "pregnancy", "pregnant or breastfeeding"),
+        ("tap:Yes", "REVIEW"), ("tap:That's right, show my result", "RESULT:not_eligible")], "pregnancy", "pregnant or breastfeeding"),
 }
 
 
@@ -137,6 +137,8 @@ def test_age_17_is_checked_back_then_the_result_comes_straight_after(patient):
     assert_says(replies, "Just to check", "17")
     replies = patient.taps("Yes, that's right")
     assert question_of(replies) is None
+    assert_says(replies, "Here is what you told me", "Age in whole years: 17", "could not take part")
+    replies = patient.confirm_review()
     assert result_of(replies)["outcome"] == "not_eligible"
     assert [q for q, _ in patient.history].count("17") == 1
 
@@ -145,7 +147,8 @@ def test_a_tapped_rule_out_is_not_checked_back(patient):
     patient.start()
     answer_until(patient, "hiv")
     replies = patient.taps("Yes")
-    assert result_of(replies)["outcome"] == "not_eligible"
+    assert patient.review is not None and result_of(replies) is None
+    assert result_of(patient.confirm_review())["outcome"] == "not_eligible"
 
 
 def test_a_check_back_answered_no_asks_again(patient):
@@ -183,7 +186,7 @@ def test_eligible_after_washout_ivig_weeks_ago_asks_the_route(patient):
         ("3 weeks ago", "ig_route"),
         ("tap:Into a vein (IV drip)", "cyclophosphamide"),
         ("tap:Never had it", "biologic"), ("tap:Never had them", "rituximab"), ("tap:Never had it", "other_biologic"),
-        ("tap:No", "pregnancy"), ("tap:No", "RESULT:eligible_after_washout"),
+        ("tap:No", "pregnancy"), ("tap:No", "REVIEW"), ("tap:That's right, show my result", "RESULT:eligible_after_washout"),
     ]
     history = run_script(patient, script)
     result = check_result_message(history[-1][1])
@@ -277,6 +280,7 @@ def test_every_question_carries_custom_question_and_progress(patient, trial):
         if question.type != "age":
             assert message.get("buttons"), message
         patient.answer(ELIGIBLE[q["id"]])
+    patient.confirm_review()
     assert patient.result["outcome"] == "likely_eligible"
     assert seen[0] == "age" and len(seen) == len(set(seen))
 
@@ -335,7 +339,7 @@ def test_go_back_reasks_the_previous_question_and_the_new_answer_wins(patient, s
     ])
     assert_says(patient.replies, "go back one question")
     assert patient.question["step"] == 2
-    run_script(patient, [("tap:No", "RESULT:not_eligible")])
+    run_script(patient, [("tap:No", "REVIEW"), ("tap:That's right, show my result", "RESULT:not_eligible")])
     result = patient.result
     assert next(c for c in result["criteria"] if c["id"] == "ssc_diagnosis")["answers"] == {"ssc_diagnosis": False}
     # both answers stay in the event log
@@ -350,7 +354,7 @@ def test_i_made_a_mistake_after_the_result_reasks_and_replaces(patient, store):
     run_script(patient, START + [
         ("54", "diagnosis"), ("tap:Yes, the diffuse type", "refractory"), ("tap:Yes", "features"),
         ("tap:Skin getting thicker or tighter", "heart"), ("tap:None of these", "hiv"),
-        ("tap:Yes", "RESULT:not_eligible"),
+        ("tap:Yes", "REVIEW"), ("tap:That's right, show my result", "RESULT:not_eligible"),
         ("I made a mistake", "hiv"),
         ("no", "hepatitis_b"),
     ])
@@ -376,12 +380,12 @@ def test_start_over_mid_form(patient, store):
     assert any(e.get("event") == "restart" for e in events)
     assert store.conversation(patient.sender) is not None
     # the second run asks the diagnosis again: the first run's answers are gone from the state
-    run_script(patient, [("61", "diagnosis"), ("tap:No", "RESULT:not_eligible")])
+    run_script(patient, [("61", "diagnosis"), ("tap:No", "REVIEW"), ("tap:That's right, show my result", "RESULT:not_eligible")])
     assert store.conversation(patient.sender)["outcome"] == "not_eligible"
 
 
 def test_start_over_after_a_result_keeps_both_runs_and_the_latest_outcome(patient, store):
-    run_script(patient, START + [("17", "~Just to check"), ("tap:Yes, that's right", "RESULT:not_eligible"), ("start over", "age")])
+    run_script(patient, START + [("17", "~Just to check"), ("tap:Yes, that's right", "REVIEW"), ("tap:That's right, show my result", "RESULT:not_eligible"), ("start over", "age")])
     # until the new run gives a result, the latest result is still the first one
     assert store.conversation(patient.sender)["outcome"] == "not_eligible"
     answer_until(patient)
@@ -554,3 +558,30 @@ def test_summary_row_after_a_result(patient, store):
     assert row["completed"] is True
     assert row["contact_requested"] is False
     assert row["result"]["outcome"] == "eligible_after_washout"
+
+
+def test_the_review_changes_an_answer_and_the_result_follows_it(patient, trial):
+    """Issue 12 item 5: "Here is what you told me", each answer changeable; the result comes from
+    the reviewed answers; questions that now apply are asked."""
+    patient.start()
+    patient.says("54")
+    patient.taps("No")                      # a tap that rules the person out
+    review = patient.review
+    assert review is not None and patient.result is None
+    assert {"answer_id": "ssc_diagnosis", "value": False} == {k: review["answers"][1][k] for k in ("answer_id", "value")}
+    assert_says(patient.replies, "2. A doctor diagnosed systemic sclerosis (scleroderma): no", "could not take part")
+    patient.taps("Change answer 2")
+    assert patient.asked == "diagnosis"
+    patient.taps("Yes, the diffuse type")
+    assert patient.asked == "refractory"    # the questions that now apply
+    answer_until(patient, stop_at="review")
+    assert patient.review is not None
+    replies = patient.confirm_review()
+    assert result_of(replies)["outcome"] == "likely_eligible"
+
+
+def test_a_no_to_the_review_says_how_to_change(patient):
+    patient.start()
+    answer_until(patient, stop_at="review")
+    assert_says(patient.says("no"), "Change answer")
+    assert patient.result is None

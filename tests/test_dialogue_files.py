@@ -27,7 +27,7 @@ def test_the_real_dialogue_loads_with_one_form_slot_per_question(real_trial):
     dialogue = load_dialogue(ROOT / "dialogues", real_trial)
     required = dialogue.domain["forms"]["prescreen_form"]["required_slots"]
     assert required == [q.id for q in real_trial.questions]
-    assert dialogue.completions["prescreen_form"] == ["action_prescreen_result"]
+    assert dialogue.completions["prescreen_form"] == ["action_review_answers"]   # the review before the result
     assert "emergency" in dialogue.examples
 
 

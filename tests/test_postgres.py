@@ -101,7 +101,7 @@ def test_a_whole_conversation_by_buttons_to_a_result(app, store, patient, result
 def test_a_whole_conversation_by_typing_to_a_result(store, patient):
     run_script(patient, START + [
         ("60", "diagnosis"), ("diffuse", "refractory"), ("yes", "features"), ("ulcers", "heart"),
-        ("no", "hiv"), ("yes I have HIV", "~Just to check"), ("tap:Yes, that's right", "RESULT:not_eligible")])
+        ("no", "hiv"), ("yes I have HIV", "~Just to check"), ("tap:Yes, that's right", "REVIEW"), ("tap:That's right, show my result", "RESULT:not_eligible")])
     assert store.conversation(patient.sender)["outcome"] == "not_eligible"
     assert_whole_turns(store.events(patient.sender))
 
@@ -117,14 +117,14 @@ def test_washout_dates_survive_the_round_trip(store, patient):
 
 def test_go_back(store, patient):
     run_script(patient, START + [("54", "diagnosis"), ("tap:Yes, the diffuse type", "refractory"),
-                                 ("go back", "diagnosis"), ("tap:No", "RESULT:not_eligible")])
+                                 ("go back", "diagnosis"), ("tap:No", "REVIEW"), ("tap:That's right, show my result", "RESULT:not_eligible")])
     values = [e["value"]["text"] for e in store.events(patient.sender)
               if e.get("event") == "slot" and e.get("name") == "diagnosis" and isinstance(e.get("value"), dict)]
     assert values == ["Yes, the diffuse type", "No"]
 
 
 def test_start_over_keeps_both_runs(store, patient):
-    run_script(patient, START + [("17", "~Just to check"), ("tap:Yes, that's right", "RESULT:not_eligible"), ("start over", "age")])
+    run_script(patient, START + [("17", "~Just to check"), ("tap:Yes, that's right", "REVIEW"), ("tap:That's right, show my result", "RESULT:not_eligible"), ("start over", "age")])
     assert store.conversation(patient.sender)["outcome"] == "not_eligible"
     answer_until(patient)
     assert patient.result["outcome"] == "likely_eligible"

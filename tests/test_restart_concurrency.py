@@ -83,6 +83,7 @@ def test_a_restart_mid_digression_and_after_go_back(db):
     patient.client = second.test_client()
     patient.says("morphea")
     patient.taps("Yes, that's right")   # typed, a rule-out is checked back first
+    patient.confirm_review()
     assert patient.result["outcome"] == "not_eligible"
     store_of(second).engine.dispose()
 
@@ -118,6 +119,9 @@ def _whole_conversation(app, index: int, counts: dict):
     send(patient.button("Start")["payload"])
     answers = {**ELIGIBLE, **overrides}
     while patient.result is None:
+        if patient.review is not None:
+            send("/affirm")          # "That's right, show my result"
+            continue
         step = answers[patient.asked]
         send(patient.button(step[4:])["payload"] if step.startswith("tap:") else step)
     return patient, n
@@ -201,8 +205,9 @@ def test_a_real_threaded_server(db):
             sender = new_sender(f"http{i}")
             codes = []
             # the typed HIV "yes" rules out: checked back, then confirmed with the check-back's button
-            confirmed = '/inform{"hiv": "Yes, that\'s right"}'
-            for n, message in enumerate(["hi", "/affirm", "54", "diffuse", "yes", "ulcers", "none", "yes", confirmed]):
+            confirmed = '/inform{"hiv": "Yes, that\'s right"}'   # then the review, and its "that's right"
+            for n, message in enumerate(["hi", "/affirm", "54", "diffuse", "yes", "ulcers", "none", "yes", confirmed,
+                                         "/affirm"]):
                 for _ in range(RETRIES):
                     r = requests.post(url, json={"sender": sender, "message": message,
                                                  "metadata": {"today": "2026-11-25", "message_id": f"{i}-{n}"}},
@@ -216,9 +221,9 @@ def test_a_real_threaded_server(db):
             done = list(pool.map(talk, range(10)))
         store = store_of(app)
         for sender, codes, last in done:
-            assert codes == [200] * 9
+            assert codes == [200] * 10
             assert result_of(last)["outcome"] == "not_eligible"   # HIV yes
-            assert len(user_events(store.events(sender))) == 9
+            assert len(user_events(store.events(sender))) == 10
             numbers = seqs(store, sender)
             assert numbers == list(range(1, len(numbers) + 1))
     finally:

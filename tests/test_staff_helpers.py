@@ -20,11 +20,14 @@ ADMIN_PASSWORD = "the admin's long password"
 # the real trial, all buttons: likely eligible
 REAL_LIKELY = ["hi", "tap:Start", "54", "tap:Yes, the diffuse type", "tap:Yes", "tap:Skin getting thicker or tighter",
                "tap:None of these", "tap:No", "tap:No", "tap:No", "tap:No", "tap:No", "tap:Never had it",
-               "tap:Never had it", "tap:Never had them", "tap:Never had it", "tap:No", "tap:Doesn't apply to me"]
-REAL_TOO_YOUNG = ["hi", "tap:Start", "17", "tap:Yes, that's right"]   # typed 17 is checked back
+               "tap:Never had it", "tap:Never had them", "tap:Never had it", "tap:No", "tap:Doesn't apply to me",
+               "tap:That's right, show my result"]
+REAL_TOO_YOUNG = ["hi", "tap:Start", "17", "tap:Yes, that's right",   # typed 17 is checked back
+                  "tap:That's right, show my result"]
 REAL_ABANDONED = ["hi", "tap:Start", "54", "tap:Yes, the limited type"]
 # the fictional recruiting trial up to its contact opt-in
-FICTIONAL_TO_RESULT = ["hi", "tap:Start", "I'm 45", "tap:Yes", "tap:Early", "tap:No", "no", "tap:Never", "tap:Never"]
+FICTIONAL_TO_RESULT = ["hi", "tap:Start", "I'm 45", "tap:Yes", "tap:Early", "tap:No", "no", "tap:Never", "tap:Never",
+                       "tap:That's right, show my result"]
 
 
 def csrf_app(tmp_path, **config):

@@ -295,7 +295,7 @@ def test_needs_review_shows_to_check_and_unknown_answers(app, staff):
     Chat(app, "unsure").run(["hi", "tap:Start", "54", "tap:Not sure", "tap:Skin getting thicker or tighter",
                              "tap:None of these", "tap:No", "tap:No", "tap:No", "tap:No", "tap:No",
                              "tap:Never had it", "tap:Never had it", "tap:Never had them", "tap:Never had it",
-                             "tap:No", "tap:Doesn't apply to me"])
+                             "tap:No", "tap:Doesn't apply to me", "tap:That's right, show my result"])
     result = store_of(app).conversation("unsure")["result"]
     assert result["outcome"] == "needs_review" and result["to_check"]
     page = staff.get("/staff/conversations/unsure").get_data(as_text=True)
@@ -401,7 +401,7 @@ def test_patient_markup_is_text_in_the_list_the_transcript_and_the_export(tmp_pa
     staff = app.test_client()
     login(staff)
     chat = Chat(app, "xss").run(["hi", "tap:Start", f"I'm 45 {SCRIPT}"])
-    chat.run(["tap:Yes", "tap:Early", "tap:No", IMG, "no", "tap:Never", "tap:Never"])
+    chat.run(["tap:Yes", "tap:Early", "tap:No", IMG, "no", "tap:Never", "tap:Never", "tap:That's right, show my result"])
     chat.run(["tap:Yes, contact me", SCRIPT, "ann@example.org"])
     assert store_of(app).conversation("xss")["contact_requested"] is True
 
@@ -452,7 +452,8 @@ def test_contact_requests_are_listed_counted_filtered_and_shown(tmp_path):
     login(staff)
     opt_in(app, "wants-call", "Ann Lee", "ann@example.org")
     declined = Chat(app, "no-call").run(["hi", "tap:Start", "I'm 45", "tap:Yes", "tap:Early", "tap:No", "no",
-                                         "tap:Never", "tap:Never", "tap:No, thanks"])
+                                         "tap:Never", "tap:Never", "tap:That's right, show my result",
+                                         "tap:No, thanks"])
     assert declined.replies
     row = store_of(app).conversation("wants-call")
     assert row["contact_requested"] is True and store_of(app).conversation("no-call")["contact_requested"] is False

@@ -80,7 +80,7 @@ def test_free_text_only_whole_conversation_gives_what_a_coordinator_would(patien
         ("no never", "rituximab"),
         ("no", "other_biologic"),
         ("no", "pregnancy"),
-        ("I'm post-menopausal", "RESULT:likely_eligible"),
+        ("I'm post-menopausal", "REVIEW"), ("tap:That's right, show my result", "RESULT:likely_eligible"),
     ])
     assert patient.result["criteria"][3]["answers"] == {"skin_worsening": None, "lung_fibrosis": True,
                                                         "pulmonary_hypertension": None, "digital_ulcers": True}

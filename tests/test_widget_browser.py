@@ -170,7 +170,7 @@ class Chat:
 # -- answering the real trial's questions ----------------------------------------------------
 
 PREFERRED = ["Yes, the diffuse type", "Skin getting thicker or tighter", "None of these",
-             "Never had it", "Never had them", "No"]
+             "Never had it", "Never had them", "No", "That's right, show my result"]
 
 
 def button_answer(question: str, choices: list[str]) -> str | None:
@@ -181,6 +181,8 @@ def button_answer(question: str, choices: list[str]) -> str | None:
 
 def typed_answer(question: str) -> str:
     q = question.lower()
+    if "here is what you told me" in q:
+        return "yes"
     if "how old" in q:
         return "54"
     if "systemic sclerosis" in q:
@@ -765,6 +767,10 @@ def test_a_wrong_tap_is_undone_with_change_my_last_answer(server, page):
     chat.tap("Start")
     chat.type("54")
     chat.tap("No")
+    # the review shows which answer rules the person out, before any result
+    assert "Here is what you told me" in chat.last_bot() and "could not take part" in chat.last_bot()
+    page.screenshot(path="/tmp/widget-review.png")
+    chat.tap("That's right, show my result")
     assert chat.result_text() and "not likely to be able to take part" in chat.result_text()
     chat.tap("Change my last answer")
     assert "systemic sclerosis" in chat.last_bot()
