@@ -585,3 +585,11 @@ def test_a_no_to_the_review_says_how_to_change(patient):
     answer_until(patient, stop_at="review")
     assert_says(patient.says("no"), "Change answer")
     assert patient.result is None
+
+
+@pytest.mark.parametrize("words", ["yes that's right", "looks good", "that's correct", "show my result"])
+def test_the_review_is_accepted_in_words(patient, words):
+    patient.start()
+    answer_until(patient, stop_at="review")
+    patient.says(words)
+    assert patient.result["outcome"] == "likely_eligible"

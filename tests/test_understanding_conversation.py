@@ -42,7 +42,7 @@ def test_a_question_back_is_answered_and_not_counted_as_unclear(patient):
     patient.start()
     answer_until(patient, stop_at="serious_infection")
     run_script(patient, [
-        ("what counts as serious?", "~Good question"),
+        ("what counts as serious?", "~has to be checked by the study team"),   # a question back: the help
         ("what do you mean?", None),
         ("no", "labs"),
     ])
