@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-CLAUSE_SPLIT = re.compile(r"\s*(?:[,;!?]|\.(?!\d)|\s-\s|\b(?:but|though|although|however|except|because|cause|"
+CLAUSE_SPLIT = re.compile(r"\s*(?:[,;!?()]|\.(?!\d)|\s-\s|\b(?:but|though|although|however|except|because|cause|"
                           r"and then|plus|also)\b|(?<!think )(?<!guess )(?<!hope )(?<!believe )\bso\b(?=\s+\w))\s*")
 RELATIVE = (r"mom|mum|mother|dad|father|husband|wife|spouse|partner|son|daughter|sister|brother|sibling|aunt|uncle|"
             r"cousin|grandma|grandmother|grandpa|grandfather|granny|friend|boyfriend|girlfriend|kid|child|niece|"
@@ -21,6 +21,10 @@ RELATIVE = (r"mom|mum|mother|dad|father|husband|wife|spouse|partner|son|daughter
 OTHER_PERSON = re.compile(rf"\b(?:my|his|her|our|their)\s+(?:\w+\s+)?(?:{RELATIVE})s?\b|"
                           r"\b(?:he|she|they)(?:'s| has| had| have| is| was| got| gets| did)\b|\bruns in (?:my|the) family\b")
 FIRST_PERSON = re.compile(r"\b(?:i|i've|i'd|me|myself|mine)\b")
+# someone answering for the patient ("I'm filling this in for my mum"): the relative IS the patient
+PROXY = re.compile(rf"\b(?:filling (?:this |it )?(?:in|out) for|typing (?:this )?for|answering for|doing this for|"
+                   rf"on behalf of|asking for|i'm (?:her|his|their) (?:{RELATIVE}|caregiver|carer)|"
+                   rf"this is for my (?:{RELATIVE}))\b")
 NOT_ME = re.compile(r"\bnot me\b|\bnot myself\b|\bnot mine\b|\bme no\b|\bme never\b|\bbut not me\b")
 NEGATION = re.compile(r"\b(?:no|not|never|nope|nah|nada|none|nothing|neither|nor|without|nobody|no one|noone|don't|doesn't|didn't|haven't|"
                       r"hasn't|hadn't|isn't|aren't|wasn't|weren't|won't|can't|cannot|free of|negative|ruled out|zero)\b")
@@ -55,11 +59,13 @@ def clauses(text: str, normalize) -> list[Clause]:
     """The clauses of a reply, each normalized with `normalize` and with its cues (empty ones
     left out)."""
     found = []
-    for part in CLAUSE_SPLIT.split(text.lower().replace("\u2019", "'")):
+    lowered = text.lower().replace("\u2019", "'")
+    proxy = bool(PROXY.search(lowered))
+    for part in CLAUSE_SPLIT.split(lowered):
         part = normalize(part)
         if not part:
             continue
-        other = bool(OTHER_PERSON.search(part)) and not FIRST_PERSON.search(part)
+        other = bool(OTHER_PERSON.search(part)) and not FIRST_PERSON.search(part) and not proxy
         found.append(Clause(part, bool(NEGATION.search(part)), other, bool(NOT_ME.search(part)),
                             bool(HEDGE.search(part)), bool(VACCINE.search(part)),
                             bool(VACCINE_NEAR_NAME.search(part)), bool(RESOLVED.search(part)),

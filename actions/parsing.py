@@ -158,15 +158,21 @@ FILLER = re.compile(r"\b(?:ok|okay|so|lol|lmao|haha|um+|uh+|hmm+|well|oh|sorry|t
                     r"umm|err|hi|hello|the answer is|answer|that's|thats|that is|it's|its|sir|ma'am|maam|dear)\b")
 
 
-def read_yes_no_reading(text: str, question: Question | None = None, today: dt.date | None = None):
+THUMBS = {"\U0001F44D": "yes", "\U0001F44E": "no"}
+
+
+def read_yes_no_reading(text: str, question: Question | None = None, today: dt.date | None = None,
+                        elsewhere: tuple[str, ...] = ()):
     """(value, weak): value True, False, None (don't know) or REASK; weak when a coordinator would
     check it back (a hedge, clauses that disagree, a reading of the question's restated negative,
     only an echo of the question).
 
     Read clause by clause (actions/context.py): a cue speaks for its own clause; a clause about
     somebody else says nothing about the patient; an echo of the question ("HIV??") carries no
-    answer; an event the reply places before the question's window is a no.
+    answer; an event the reply places before the question's window is a no; a clause about a
+    condition another question asks (`elsewhere`: "no, but hep C yes" to hepatitis B) is left out.
     """
+    text = "".join(THUMBS.get(ch, ch) for ch in text)
     t = normalize(text)
     if not t:
         return REASK, False
@@ -176,7 +182,9 @@ def read_yes_no_reading(text: str, question: Question | None = None, today: dt.d
                 return choice.value, False
     if _has_any(t, NO_HEDGES):
         return False, False
-    readings = [r for r in (_clause_reading(c, question, today) for c in context.clauses(text, normalize))
+    own = [_nphrase(n) for n in question.names] if question is not None else []
+    readings = [r for r in (_clause_reading(c, question, today) for c in context.clauses(text, normalize)
+                            if not (elsewhere and _has_any(c.text, elsewhere) and not (own and _has_any(c.text, own))))
                 if r is not None]
     patient = [r for r in readings if r[1] != "other"]
     if any(r[1] == "staff" for r in patient):
@@ -243,9 +251,11 @@ def _clause_reading(clause: "context.Clause", question: Question | None, today: 
     if question is not None and question.window_days is not None and (clause.resolved or clause.long_ago or
                                                                        _before_window(c, question, today)):
         return False, "specific", False
-    if question is not None and question.polarity == "negative" and clause.negated and \
+    if question is not None and question.polarity == "negative" and clause.negated and EFFECT.search(c) and \
             not (words and words[0] in LEAD_NO and len(words) <= 2):
         return True, "specific", words[0] not in LEAD_YES   # "it hasn't helped": the negative restated
+    if NORMAL_RESULT.search(c) and (named or TEST_WORDS.search(c)):
+        return False, "specific", False     # "hep b test was fine", "kidney fine"
     if named:
         if clause.negated or TEST_NEGATIVE.search(c):
             return False, "specific", False
@@ -267,6 +277,12 @@ def _clause_reading(clause: "context.Clause", question: Question | None, today: 
     return REASK, "none", False
 
 
+NORMAL_RESULT = re.compile(r"\b(?:(?:is|are|was|were|came back|all|looks?|looked) (?:fine|normal|ok|okay|good|clear)|"
+                           r"(?:fine|normal)$)\b")
+TEST_WORDS = re.compile(r"\b(?:tests?|labs?|blood ?work|bloods|results?|numbers|levels|counts?|kidneys?|liver|"
+                        r"screening|panel)\b")
+EFFECT = re.compile(r"\b(?:help|helps|helped|helping|work|works|worked|working|improve|improved|improvement|"
+                    r"improving|better|difference|effect|nothing)\b")
 MINIMIZER = re.compile(r"\b(?:nothing major|nothing serious|not serious|nothing bad|minor|mild|just a little|"
                        r"a little (?:high|low)|slightly|(?:dr|doctor|doc|they|he|she) (?:is |was |isn't |wasn't )?not "
                        r"worried|(?:they|dr|doctor|doc) said (?:it's|its|it is|it was) (?:fine|ok|okay|nothing)|"
@@ -341,6 +357,9 @@ def parse_choice(question: Question, text: str):
         return next((c for c in question.choices if c.unknown), None)
     if first in LEAD_NO and no_choice is not None:
         return no_choice
+    if first in LEAD_YES and no_choice is not None and \
+            _longest(t, [_nphrase(s) for s in no_choice.synonyms if _nphrase(s) not in ("no",)]):
+        return no_choice      # "yes, localized scleroderma": the specific term decides (checked back)
     if first in LEAD_YES:
         choices = [c for c in choices if c is not no_choice and not c.unknown]
     scored = []
@@ -379,9 +398,12 @@ TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seve
 
 
 def _words_to_number(t: str) -> int | None:
-    m = re.search(r"\b(twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[\s-](one|two|three|four|five|six|seven|eight|nine))?\b", t)
+    t = re.sub(r"\bfourty\b", "forty", re.sub(r"\bninty\b", "ninety", t))
+    m = re.search(r"\b(twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[\s-](one|two|three|four|five|six|seven|"
+                  r"eight|nine|[1-9]))?\b", t)
     if m:
-        return TENS[m.group(1)] + (NUMBER_WORDS[m.group(2)] if m.group(2) else 0)
+        unit = m.group(2)
+        return TENS[m.group(1)] + (int(unit) if unit and unit.isdigit() else NUMBER_WORDS[unit] if unit else 0)
     m = re.search(r"\b(" + "|".join(NUMBER_WORDS) + r")\b", t)
     if m:
         return NUMBER_WORDS[m.group(1)]
@@ -395,8 +417,18 @@ def parse_age(text: str, today: dt.date, date_order: str = "MDY") -> int | str:
     if re.search(r"(^|\s)-\s*\d", text) or re.search(r"\bminus\b", text.lower()):
         return REASK
     t = normalize(text)
+    mine = [c.text for c in context.clauses(text, normalize) if not c.other_person]
+    if mine and len(mine) < len(context.clauses(text, normalize)):
+        t = " , ".join(mine)      # "52. my husband is 60": the husband's age is not asked
     if not t or _has_any(t, UNSURE) or _has_any(t, ("rather not", "prefer not", "none of your")):
         return REASK
+    words_age = _words_to_number(t) if re.search(r"\b(?:twenty|thirty|fort|fourty|fifty|sixty|seventy|eighty|ninety|"
+                                                 r"ninty)\w* ?-?[1-9]\b", t) else None
+    if words_age:
+        return words_age          # "fourty 4"
+    m = re.match(r"^(\d{1,3}) (?:turning|will be|going to be|gonna be) (\d{1,3})\b", t)
+    if m and int(m[2]) == int(m[1]) + 1:
+        return int(m[1])          # "66 turning 67 in jan"
     born = _numeric_date(t, date_order, today) or _named_date(t, today)
     full = re.search(r"\b(19|20)\d\d\b", t) and born and born[0].year <= today.year - 1
     if born and (_has_any(t, ("born", "birthday", "dob", "birth", "b.")) or re.fullmatch(r"[\d/\-. ]+", t) or full):
@@ -417,7 +449,7 @@ def parse_age(text: str, today: dt.date, date_order: str = "MDY") -> int | str:
         value = float(numbers[0])
         if value != int(value) or not 0 < value <= 120:
             return REASK
-        if re.search(r"\b(will be|i'll be|turning|gonna be|going to be)\s+\d", t) or _has(t, "next birthday") or \
+        if re.search(r"\b(will be|i'll be|turning|gonna be|going to be|i turn)\s+\d", t) or _has(t, "next birthday") or \
                 re.search(r"^\d{1,3} (?:in|on|next|this coming|come) (?:" + MONTH_RE + r"|month|week|year|spring|"
                           r"summer|fall|autumn|winter)\b", t):
             return int(value) - 1     # "72 in january": the age they will be
@@ -613,6 +645,30 @@ def parse_date(text: str, today: dt.date, date_order: str = "MDY") -> tuple[dt.d
     holiday = _holiday(t, today)
     if holiday:
         return holiday, True
+    m = re.search(r"\b(early|mid|middle of|late|end of|beginning of|start of) (this year|last year|(?:19|20)\d\d)\b", t)
+    if m:
+        year = today.year if m[2] == "this year" else today.year - 1 if m[2] == "last year" else int(m[2])
+        month = {"early": 3, "beginning of": 3, "start of": 3, "mid": 7, "middle of": 7}.get(m[1], 12)
+        day = min(_last_day(year, month), today)
+        return day, True
+    m = re.search(r"\b(a|one|two|\d+) (year|month)s? and a half ago\b", t)
+    if m:
+        n = (_count(m[1]) or 1) + 0.5
+        return _ago(n, m[2], today), True
+    m = re.search(r"\b((?:19|20)\d\d) ?(?:-|to|through|until|till) ?((?:19|20)\d\d)\b", t)
+    if m and int(m[2]) <= today.year:      # "infliximab 2017-2020": it ended in 2020
+        return min(dt.date(int(m[2]), 12, 31), today), True
+    m = re.search(r"\b(" + MONTH_RE + r")\.? '(\d\d)\b", t)
+    if m:                                   # "jan '25"
+        year = 2000 + int(m[2])
+        if year <= today.year:
+            return min(_last_day(year, MONTHS[m[1]]), today), True
+    m = re.search(r"\b(first|second|third|fourth|last) week of (" + MONTH_RE + r")\b", t)
+    if m:
+        month = MONTHS[m[2]]
+        year = today.year if month <= today.month else today.year - 1
+        end = {"first": 7, "second": 14, "third": 21, "fourth": 28}.get(m[1], _last_day(year, month).day)
+        return min(dt.date(year, month, end), today), True
     if _has(t, "last month"):
         return _last_day(*_minus_months(today, 1).timetuple()[:2]), True
     if _has(t, "last year"):
@@ -634,6 +690,8 @@ def _holiday(t: str, today: dt.date) -> dt.date | None:
     from dateutil.relativedelta import MO, TH, relativedelta
 
     days = {
+        r"christmas eve|xmas eve": lambda y: dt.date(y, 12, 24),
+        r"new year'?s? eve": lambda y: dt.date(y, 12, 31),
         r"christmas|xmas": lambda y: dt.date(y, 12, 25),
         r"thanksgiving": lambda y: dt.date(y, 11, 1) + relativedelta(weekday=TH(4)),
         r"easter": easter,
@@ -648,9 +706,10 @@ def _holiday(t: str, today: dt.date) -> dt.date | None:
         if re.search(r"\b(?:" + pattern + r")\b", t):
             year = today.year - 1 if re.search(r"\blast (?:year|" + pattern + r")\b|\b(?:" + pattern +
                                                r") last year\b", t) else today.year
-            day = day_of(year)
+            shift = -1 if re.search(r"\bday before\b", t) else 1 if re.search(r"\bday after\b", t) else 0
+            day = day_of(year) + dt.timedelta(days=shift)
             if day > today:
-                day = day_of(year - 1)
+                day = day_of(year - 1) + dt.timedelta(days=shift)
             return day
     return None
 
@@ -732,7 +791,7 @@ NEVER = ("never", "not ever", "haven't had", "havent had", "have not had", "neve
 LONG_AGO = re.compile(r"\b(years ago|yrs ago|many years|a long time ago|long time ago|ages ago|long ago|decades ago|"
                       r"(a few|several|couple of|a couple of|couple|many) (years|yrs) ago|since i was a (kid|child|teenager)|"
                       r"as a (kid|child)|in the (19)?[5-9]0s|back in the (19)?[5-9]0s)\b")
-MORE_THAN = re.compile(r"\b(more than|over|longer than|at least|greater than|>)\s*" + COUNT_RE + r"\s*" + UNIT_RE)
+MORE_THAN = re.compile(r"\b(more than|more then|over|longer than|at least|greater than|>)\s*" + COUNT_RE + r"\s*" + UNIT_RE)
 NOT_WITHIN = re.compile(r"\bnot (?:in|within|during) the (?:last|past)\s*" + COUNT_RE + r"?\s*" + UNIT_RE)
 WITHIN = re.compile(r"\b(?:within|in) the (?:last|past)\s*" + COUNT_RE + r"?\s*" + UNIT_RE)
 
@@ -804,7 +863,8 @@ def read_dose(trial: Trial, answer_id: str, segment: str, today: dt.date, date_o
     season = _season(t, today)
     if season:
         return Parsed(fallback={answer_id: season.isoformat()})
-    if _has_any(t, NEVER):
+    if _has_any(t, NEVER) or re.search(r"\b(?:wants? me to|going to|will|plan(?:s|ning)? to|about to) start\b", t) and \
+            not re.search(r"\b(?:again|restart|back on)\b", t):
         return Parsed({answer_id: "never"}, ACCEPTED)
     first = re.split(r"[ ,.;!]", t, maxsplit=1)[0]
     if first in LEAD_NO or t in ("no", "nope", "nah", "n"):
@@ -963,7 +1023,8 @@ CONTROLLED = re.compile(r"\b(under control|controlled|well managed|managed well|
                         r"(?:on|take|taking|takes)(?: \w+){0,3} (?:pills?|meds|medications?|medicines?|tablets?)(?! but)|"
 
                         r"is fine|are fine|fine with|ok now|okay now|good now|in check|normal with|happy with|no problems|"
-                        r"no issues|no trouble|managed|well treated|all good)\b")
+                        r"no issues|no trouble|managed|well treated|all good|all fine|everything is fine|everything's fine|"
+                        r"all normal|all under control|all ok|all okay)\b")
 UNCONTROLLED = re.compile(r"\b(uncontrolled|not controlled|neither (one )?is controlled|none of them (are|is) controlled|not under control|out of control|isn't controlled|"
                           r"not well controlled|poorly controlled|can't get it (down|under control)|really high|too high|"
                           r"very high|sky high|high even|not managed|struggling)\b")
@@ -1001,7 +1062,8 @@ def _read_segments(question: Question, t: str, values: dict[str, Any]) -> dict[s
         elif question.uncontrolled:
             if UNCONTROLLED.search(part) or SEGMENT_UNCONTROLLED.search(part) or blood_pressure(part) == "high":
                 out[answer] = True
-            elif CONTROLLED.search(part) or SEGMENT_CONTROLLED.search(after) or blood_pressure(part) == "in range":
+            elif CONTROLLED.search(part) or SEGMENT_CONTROLLED.search(after) or context.RESOLVED.search(part) or \
+                    re.search(r"\bno (?:problems|issues|trouble) since\b", part) or blood_pressure(part) == "in range":
                 out[answer] = False
         elif SEGMENT_YES.search(after):
             out[answer] = True
@@ -1050,7 +1112,7 @@ def _read_answer(trial: Trial, question: Question, text: str, today: dt.date) ->
                       choice_value=choice.value)
     if QUESTION_RE.match(t) and text.strip().endswith("?"):
         return Parsed(question_back=True)
-    value, weak = read_yes_no_reading(text, question, today)
+    value, weak = read_yes_no_reading(text, question, today, names_elsewhere(trial, question))
     if value == REASK and question.medicines:
         named = {m[2] for m in find_medicines(trial, t)}
         if named:  # naming one of this question's medicines is a yes; one asked about elsewhere is not
@@ -1058,6 +1120,13 @@ def _read_answer(trial: Trial, question: Question, text: str, today: dt.date) ->
     if value == REASK:
         return Parsed(question_back=is_question_back(t, text))
     return Parsed({question.answer: value}, CONFIRM if weak else ACCEPTED)
+
+
+def names_elsewhere(trial: Trial, question: Question) -> tuple[str, ...]:
+    """The condition names other yes/no questions of the trial ask about (not this one's)."""
+    own = {_nphrase(n) for n in question.names}
+    return tuple(sorted({_nphrase(n) for q in trial.questions if q is not question and q.type == "yes_no"
+                         for n in q.names} - own))
 
 
 def question_for_answer(trial: Trial, answer_id: str) -> Question | None:

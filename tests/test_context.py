@@ -79,7 +79,7 @@ def test_a_typed_reading_that_rules_out_is_checked_back_and_a_tap_is_not(trial, 
     # "No" is checked back
     ("diagnosis", "I have raynauds but nobody ever said scleroderma", "confirm", {"ssc_diagnosis": False}),
     ("diagnosis", "my sister has scleroderma, not me", "confirm", {"ssc_diagnosis": False}),
-    ("diagnosis", "yes the localized kind on my arm", "confirm", {"ssc_diagnosis": True}),
+    ("diagnosis", "yes the localized kind on my arm", "confirm", {"ssc_diagnosis": False}),   # the specific term decides
     ("diagnosis", "yes, diffuse, not limited", "accepted", {"ssc_diagnosis": True, "ssc_subtype": "diffuse"}),
     # minimisers on a question about something serious or significant: probably a no, checked back
     ("serious_infection", "sinus infection, nothing major", "confirm", {"serious_infection_past_month": False}),
@@ -94,6 +94,22 @@ def test_a_typed_reading_that_rules_out_is_checked_back_and_a_tap_is_not(trial, 
     ("rituximab", "my next rituximab is scheduled for december, last one was in june", "accepted",
      {"rituximab_last_dose": "current"}),
     ("age", "72 in january", "accepted", {"age": 71}),
+    # round three: proxies, someone else's age, ages in words, other questions' conditions, normal
+    # results, "all fine", resolved, more date forms, a start still to come
+    ("age", "my mum is 77, I'm filling this in for her", "accepted", {"age": 77}),
+    ("age", "52. my husband is 60 but hes not the patient", "accepted", {"age": 52}),
+    ("age", "66 turning 67 in jan", "accepted", {"age": 66}),
+    ("age", "fourty 4", "accepted", {"age": 44}),
+    ("hepatitis_b", "no, but hep C yes", "accepted", {"hepatitis_b": False}),
+    ("labs", "Blood tests fine. kidney fine. liver fine.", "accepted", {"blood_kidney_liver_problem": False}),
+    ("refractory", "just diagnosed last month, no meds yet", "confirm", {"refractory": False}),
+    ("hiv", "\U0001F44E", "accepted", {"hiv": False}),
+    ("heart", "had stents put in 2018, no problems since", "accepted", {"coronary_disease_uncontrolled": False}),
+    ("ivig", "on christmas eve last year", "accepted", {"ivig_last_dose": "2025-12-24"}),
+    ("biologic", "Infliximab 2017-2020", "accepted", {"biologic_last_dose": "2020-12-31"}),
+    ("cyclophosphamide", "stopped in jan '25", "accepted", {"cyclophosphamide_last_dose": "2025-01-31"}),
+    ("rituximab", "my rheumatologist wants me to start it next month", "accepted", {"rituximab_last_dose": "never"}),
+    ("pregnancy", "No (typing for my dad)", "accepted", {"pregnant_or_breastfeeding": False}),
 ])
 def test_general_patterns(trial, question_id, text, status, answers):
     got_status, got = read(trial, question_id, text)
