@@ -1031,8 +1031,10 @@ UNCONTROLLED = re.compile(r"\b(uncontrolled|not controlled|neither (one )?is con
 
 
 SEGMENT_NO = re.compile(r"^\W*(?:\w+\W+){0,3}?(?:no|nope|none|never|not really)\b(?! (?:longer|under|controlled|control))")
+IMPROVING = re.compile(r"\b(?:softening|softer|improving|getting better|better now|healed(?: up)?|went away|gone now|"
+                       r"cleared up)\b")
 SEGMENT_YES = re.compile(r"\b(?:yes|yeah|yep|sometimes|on and off|off and on|definitely|def)\b")
-SEGMENT_CONTROLLED = re.compile(r"\b(?:fine|normal|good|ok|okay|stable|in range)\b")
+SEGMENT_CONTROLLED = re.compile(r"\b(?:fine|normal|good|ok|okay|stable|in range|borderline)\b")
 SEGMENT_UNCONTROLLED = re.compile(r"\b(?:still (?:adjusting|swelling|high|having)|waiting (?:on|for) (?:a |my )?"
                                   r"(?:bypass|stent|surgery)|just started a new|new pill|can't breathe)\b")
 
@@ -1057,8 +1059,11 @@ def _read_segments(question: Question, t: str, values: dict[str, Any]) -> dict[s
         name_end = next((m.end() for p in _option_phrases(question, answer) for m in [_pattern(p).search(part)] if m),
                         0)
         after = part[name_end:]
-        if SEGMENT_NO.search(after) and not UNCONTROLLED.search(after):
-            out[answer] = False
+        if i + 1 < len(spots):   # a "no" just before the next option's name is that option's ("ILD but no PAH")
+            after = re.sub(r"(?:\b(?:no|not|never|nope|none|without|but)\W*)+$", "", after.rstrip(" ,.;"))
+        if SEGMENT_NO.search(after) and not UNCONTROLLED.search(after) or \
+                not question.uncontrolled and (context.RESOLVED.search(after) or IMPROVING.search(after)):
+            out[answer] = False   # denied, healed, or getting better: not (or no longer) present
         elif question.uncontrolled:
             if UNCONTROLLED.search(part) or SEGMENT_UNCONTROLLED.search(part) or blood_pressure(part) == "high":
                 out[answer] = True

@@ -115,3 +115,17 @@ def test_general_patterns(trial, question_id, text, status, answers):
     got_status, got = read(trial, question_id, text)
     assert got_status == status, (got_status, got)
     assert {k: got.get(k) for k in answers} == answers
+
+
+@pytest.mark.parametrize("text, answers", [
+    # a "no" just before the next option's name belongs to that option
+    ("I have ILD but no PAH", {"lung_fibrosis": True, "pulmonary_hypertension": False}),
+    ("skin tighter, no lung scarring, no sores", {"skin_worsening": True, "lung_fibrosis": False,
+                                                  "digital_ulcers": False}),
+    # healed or getting better: not present now
+    ("had ulcers on my fingers last winter but they healed up", {"digital_ulcers": False}),
+    ("my skin was getting thicker but it's actually softening now", {"skin_worsening": False}),
+])
+def test_each_option_keeps_its_own_negation(trial, text, answers):
+    status, got = read(trial, "features", text)
+    assert {k: got.get(k) for k in answers} == answers, got
