@@ -28,6 +28,7 @@ from actions.trial import Question, Trial, question_answer_ids
 
 UNCLEAR_SLOT = "unclear_count"
 PENDING_SLOT = "pending_answer"
+CHANGING_SLOT = "changing_question"   # the question the patient chose to change on the review
 
 
 def site_today(tracker: Tracker, trial: Trial) -> dt.date:
@@ -151,6 +152,10 @@ class ValidatePrescreenForm(FormValidationAction):
 
     async def next_requested_slot(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: DomainDict) -> EventType:
+        changing = tracker.get_slot(CHANGING_SLOT)
+        if changing and not isinstance(tracker.get_slot(changing), dict):
+            # asked again even when the other answers already rule the person out
+            return SlotSet("requested_slot", changing)
         return SlotSet("requested_slot", form.next_question(current_trial(), tracker.slots))
 
     async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -203,7 +208,7 @@ class ValidatePrescreenForm(FormValidationAction):
         dispatcher.utter_message(text=response_text(domain, "utter_unclear_moving_on"))
         unknown = {a: None for a in question_answer_ids(question)}
         return {question.id: {"answers": unknown, "text": text, "status": "unknown", "estimate": False},
-                UNCLEAR_SLOT: None, PENDING_SLOT: None}
+                UNCLEAR_SLOT: None, PENDING_SLOT: None, CHANGING_SLOT: None}
 
     @staticmethod
     def note_others(trial: Trial, parsed: Parsed, text: str, tracker: Tracker) -> Dict[Text, Any]:
@@ -216,7 +221,7 @@ class ValidatePrescreenForm(FormValidationAction):
     @staticmethod
     def accept(trial: Trial, question: Question, value: Dict[str, Any], tracker: Tracker) -> Dict[Text, Any]:
         """Store an answer, and the answers it gave to later questions not asked yet."""
-        slots: Dict[Text, Any] = {question.id: value, UNCLEAR_SLOT: None, PENDING_SLOT: None}
+        slots: Dict[Text, Any] = {question.id: value, UNCLEAR_SLOT: None, PENDING_SLOT: None, CHANGING_SLOT: None}
         for other_id, answers in (value.pop("others", None) or {}).items():
             if other_id in trial.questions_by_id and not isinstance(tracker.get_slot(other_id), dict):
                 slots[other_id] = {"answers": answers, "text": value["text"], "status": "accepted",
@@ -396,7 +401,7 @@ class ActionChangeAnswer(Action):
             return []
         dispatcher.utter_message(text=response_text(domain, "utter_changing_answer"))
         return [SlotSet(question_id, None), SlotSet(UNCLEAR_SLOT, None), SlotSet(PENDING_SLOT, None),
-                SlotSet("prescreen_result", None)]
+                SlotSet(CHANGING_SLOT, question_id), SlotSet("prescreen_result", None)]
 
 
 class ActionGoBack(Action):

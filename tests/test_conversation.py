@@ -593,3 +593,15 @@ def test_the_review_is_accepted_in_words(patient, words):
     answer_until(patient, stop_at="review")
     patient.says(words)
     assert patient.result["outcome"] == "likely_eligible"
+
+
+def test_changing_another_answer_on_a_rule_out_review_asks_it(patient):
+    """The review after a rule-out: "Change answer 1" (the age, not the rule-out) asks the age again."""
+    patient.start()
+    patient.says("54")
+    patient.taps("No")
+    patient.taps("Change answer 1")
+    assert patient.asked == "age"
+    patient.says("60")
+    assert patient.review is not None
+    assert_says(patient.replies, "1. Age in whole years: 60")

@@ -1,23 +1,99 @@
 """What staff read about one conversation, derived from its event log: the
 transcript (who said what, when; a button tap shown as the choice tapped), the
-answers table (from the question slots of the replayed state) and the contact
-details the patient left. The slots come from the engine's own fold
-(`bot.engine.State.fold`), so staff see what the conversation saw.
+answers table (from the question slots of the replayed state), every change of
+an answer (old value, new value, when, how) and the contact details the patient
+left. The slots come from the engine's own fold (`bot.engine.State.fold`), so
+staff see what the conversation saw.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Collection, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from actions.form import walk
+from actions.prescreen import PENDING_SLOT
 from actions.trial import Trial
 from bot.db.search import payload_words
 from bot.engine import State
+from bot.nlu import parse_payload
 
-PATIENT, BOT = "patient", "bot"
+PATIENT, BOT, EVENT = "patient", "bot", "event"
+
+# how an answer came to be changed: the action that cleared it, so that the form asked it again
+REVIEW, GO_BACK = "review", "go_back"
+CLEARED_BY = {"action_change_answer": REVIEW, "action_go_back": GO_BACK}
+HOW_WORDS = {REVIEW: "“Change answer” on the review", GO_BACK: "“Change my last answer”"}
+RESETS = ("restart", "session_started")   # a new run: every answer is cleared, nothing after it is a change
+
+
+@dataclass
+class Change:
+    """One change of a question's answer within one run of the questions: the answer it had
+    (`old`) and the one it got (`new`), both slot values (`{"answers", "text", "status",
+    "estimate"}`), when the new one was given, and how the old one was taken back."""
+
+    question: str
+    at: dt.datetime | None
+    old: dict[str, Any]
+    new: dict[str, Any]
+    how: str | None = None    # REVIEW, GO_BACK, or None when the log does not say
+    confirmed: bool = False   # the new reading was checked back and the patient confirmed it
+
+    @property
+    def old_answers(self) -> dict[str, Any]:
+        return dict(self.old.get("answers") or {})
+
+    @property
+    def new_answers(self) -> dict[str, Any]:
+        return dict(self.new.get("answers") or {})
+
+    @property
+    def answer_ids(self) -> list[str]:
+        return list(dict.fromkeys([*self.old_answers, *self.new_answers]))
+
+    @property
+    def changed(self) -> bool:
+        """The answers differ (False: the question was asked again and answered the same)."""
+        return self.old_answers != self.new_answers or self.old.get("status") != self.new.get("status")
+
+    @property
+    def how_words(self) -> str | None:
+        return HOW_WORDS.get(self.how or "")
+
+    def describe(self) -> str:
+        """One plain line, e.g. `diagnosis changed: ssc_diagnosis no -> yes (...)`."""
+        parts = [f"{a} {value_words(self.old_answers.get(a))} → {value_words(self.new_answers.get(a))}"
+                 for a in self.answer_ids if self.old_answers.get(a) != self.new_answers.get(a)]
+        if parts:
+            text = f"Answer to question {self.question} changed: " + ", ".join(parts)
+        else:
+            kept = ", ".join(f"{a} {value_words(v)}" for a, v in self.new_answers.items())
+            text = f"Question {self.question} answered again, unchanged: {kept}"
+        if self.how_words:
+            text += f" (after {self.how_words})"
+        if self.confirmed:
+            text += "; confirmed by the patient after a check-back"
+        return text + "."
+
+
+@dataclass
+class AnswerChange:
+    """One change of one data-dictionary answer, for a row of the answers table."""
+
+    at: dt.datetime | None
+    old: Any
+    new: Any
+    old_words: str | None
+    how: str | None
+    how_words: str | None
+    confirmed: bool
+
+    @property
+    def changed(self) -> bool:
+        return self.old != self.new
 
 
 @dataclass
@@ -25,12 +101,16 @@ class Line:
     """One message of the transcript."""
 
     at: dt.datetime | None
-    speaker: str              # PATIENT or BOT, or "event" for a marker such as a restart
+    speaker: str              # PATIENT or BOT, or EVENT for a marker such as a restart or a change
     text: str
     tapped: bool = False      # the patient tapped a button (text is its title)
     choices: list[str] = field(default_factory=list)   # the buttons the bot offered
     question: str | None = None                         # custom.question.id of a question message
     result: str | None = None                           # the outcome of a result message
+    review: bool = False                                # the review of the answers (custom.review)
+    check_back: bool = False                            # a reading checked back (custom.confirm)
+    reopens: str | None = None                          # a patient message that took back this question's answer
+    changed: str | None = None                          # a marker: this question's answer changed (text says how)
 
 
 @dataclass
@@ -42,6 +122,8 @@ class Answer:
     words: str | None
     status: str               # "confirmed", "estimate" or "unknown"
     question: str
+    checked_back: bool = False                                     # checked back and confirmed by the patient
+    changes: list[AnswerChange] = field(default_factory=list)      # oldest first, within the last run
 
 
 @dataclass
@@ -52,6 +134,18 @@ class Record:
     answers: list[Answer]
     contact: dict[str, str] | None
     slots: dict[str, Any]
+    changes: dict[str, list[Change]] = field(default_factory=dict)   # question id -> its changes, oldest first
+
+
+def value_words(value: Any) -> str:
+    """An answer value in words (as the staff pages' `staff_value`)."""
+    if value is None:
+        return "unknown"
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return str(value)
 
 
 def _time(timestamp: Any, zone: ZoneInfo | None) -> dt.datetime | None:
@@ -61,12 +155,22 @@ def _time(timestamp: Any, zone: ZoneInfo | None) -> dt.datetime | None:
     return moment.astimezone(zone) if zone else moment
 
 
+def _same_payload(said: str, payload: Any) -> bool:
+    if not isinstance(payload, str):
+        return False
+    if said == payload:
+        return True
+    a, b = parse_payload(said), parse_payload(payload)
+    return a is not None and b is not None and a.entities is not None and a == b
+
+
 def tapped_title(said: str, buttons: list[dict[str, Any]]) -> str | None:
-    """The title of the button whose payload the patient sent, or None if it was typed."""
+    """The title of the button whose payload the patient sent (the first that matches, the same
+    payload however its JSON is spaced), or None if it was typed."""
     if not said.startswith("/"):
         return None
     for button in buttons:
-        if isinstance(button, dict) and button.get("payload") == said:
+        if isinstance(button, dict) and _same_payload(said, button.get("payload")):
             return str(button.get("title", ""))
     words = payload_words(said)
     if words:
@@ -74,40 +178,149 @@ def tapped_title(said: str, buttons: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def transcript(events: Iterable[dict[str, Any]], zone: ZoneInfo | None = None) -> list[Line]:
-    """The messages of an event log, in order."""
-    lines: list[Line] = []
-    buttons: list[dict[str, Any]] = []
-    seen_user = False
-    for event in events:
-        kind = event.get("event")
-        at = _time(event.get("timestamp"), zone)
-        if kind == "user":
-            said = event.get("text") if isinstance(event.get("text"), str) else ""
-            title = tapped_title(said, buttons)
-            lines.append(Line(at, PATIENT, title if title is not None else said, tapped=title is not None))
-            seen_user = True
-        elif kind == "bot":
-            data = event.get("data") or {}
-            custom = data.get("custom") or {}
-            buttons = [b for b in data.get("buttons") or [] if isinstance(b, dict)]
-            question = custom.get("question") if isinstance(custom.get("question"), dict) else None
-            result = custom.get("prescreen_result") if isinstance(custom.get("prescreen_result"), dict) else None
-            lines.append(Line(at, BOT, event.get("text") or "", choices=[str(b.get("title", "")) for b in buttons],
-                              question=question.get("id") if question else None,
-                              result=result.get("outcome") if result else None))
-        elif kind == "restart" and seen_user:
-            lines.append(Line(at, "event", "The patient started over."))
-    return lines
+def _is_answer(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("answers"), dict)
 
 
-def answers(trial: Trial, slots: dict[str, Any]) -> list[Answer]:
-    """The answers of the questions that apply, in question order."""
+class _Reader:
+    """One pass over an event log: the transcript lines and each question's changes."""
+
+    def __init__(self, zone: ZoneInfo | None, questions: Collection[str] | None) -> None:
+        self.zone, self.questions = zone, questions
+        self.lines: list[Line] = []
+        self.offered: list[list[dict[str, Any]]] = []     # the buttons of each bot message, oldest first
+        self.seen_user = False
+        self.changes: dict[str, list[Change]] = {}
+        self.checked_back: dict[str, bool] = {}
+        self._reset()
+
+    def _reset(self) -> None:
+        """A new run: nothing answered, nothing pending."""
+        self.current: dict[str, Any] = {}        # question id -> its slot value now
+        self.last: dict[str, dict[str, Any]] = {}   # question id -> its last answer (kept while cleared)
+        self.cleared: dict[str, str | None] = {}    # question id -> how its answer was taken back
+        self.pending: Any = None                  # the pending_answer slot (a reading being checked back)
+        self.confirm_asked: str | None = None      # the question of the last check-back message
+        self.replying_to_check: str | None = None  # the check-back the latest patient message answers
+        self.action: str | None = None
+        self.patient_line: Line | None = None
+        self.changes = {}
+        self.checked_back = {}
+
+    def _question(self, name: str, value: Any) -> bool:
+        if self.questions is not None:
+            return name in self.questions
+        return _is_answer(value) or name in self.last
+
+    def read(self, events: Iterable[dict[str, Any]]) -> _Reader:
+        for event in events:
+            kind = event.get("event")
+            at = _time(event.get("timestamp"), self.zone)
+            if kind == "user":
+                self.user(event, at)
+            elif kind == "bot":
+                self.bot(event, at)
+            elif kind == "action":
+                self.action = event.get("name") if isinstance(event.get("name"), str) else None
+            elif kind == "slot" and isinstance(event.get("name"), str):
+                self.slot(event["name"], event.get("value"), at)
+            elif kind in RESETS:
+                if kind == "restart" and self.seen_user:
+                    self.lines.append(Line(at, EVENT, "The patient started over."))
+                self._reset()
+        return self
+
+    def user(self, event: dict[str, Any], at: dt.datetime | None) -> None:
+        said = event.get("text") if isinstance(event.get("text"), str) else ""
+        buttons = [b for offered in reversed(self.offered) for b in offered]   # the latest offered first
+        title = tapped_title(said, buttons)
+        line = Line(at, PATIENT, title if title is not None else said, tapped=title is not None)
+        self.lines.append(line)
+        self.patient_line = line
+        self.replying_to_check, self.confirm_asked = self.confirm_asked, None
+        self.seen_user = True
+
+    def bot(self, event: dict[str, Any], at: dt.datetime | None) -> None:
+        data = event.get("data") or {}
+        custom = data.get("custom") if isinstance(data.get("custom"), dict) else {}
+        buttons = [b for b in data.get("buttons") or [] if isinstance(b, dict)]
+        self.offered.append(buttons)
+        question = custom.get("question") if isinstance(custom.get("question"), dict) else None
+        result = custom.get("prescreen_result") if isinstance(custom.get("prescreen_result"), dict) else None
+        check_back = isinstance(custom.get("confirm"), dict)
+        if check_back and question:
+            self.confirm_asked = question.get("id")
+        self.lines.append(Line(at, BOT, event.get("text") or "", choices=[str(b.get("title", "")) for b in buttons],
+                               question=question.get("id") if question else None,
+                               result=result.get("outcome") if result else None,
+                               review=isinstance(custom.get("review"), dict), check_back=check_back))
+
+    def slot(self, name: str, value: Any, at: dt.datetime | None) -> None:
+        if name == PENDING_SLOT:
+            self.pending = value
+            return
+        if not self._question(name, value):
+            return
+        before = self.current.get(name)
+        self.current[name] = value
+        if value is None:
+            if _is_answer(before):   # an answer taken back: the form asks the question again
+                how = CLEARED_BY.get(self.action or "")
+                self.cleared[name] = how
+                if how and self.patient_line is not None:
+                    self.patient_line.reopens = name
+            return
+        if not _is_answer(value):
+            return
+        confirmed = self._confirmed(name, value)
+        self.checked_back[name] = confirmed
+        old = self.last.get(name)
+        reopened = name in self.cleared
+        how = self.cleared.pop(name, None)
+        self.last[name] = value
+        if old is None or (not reopened and old == value):
+            return
+        change = Change(name, at, old, value, how, confirmed)
+        self.changes.setdefault(name, []).append(change)
+        self.lines.append(Line(at, EVENT, change.describe(), changed=name))
+
+    def _confirmed(self, name: str, value: dict[str, Any]) -> bool:
+        """The patient answered a check-back of this question, and the reading checked back is
+        the one stored (not a new reading of other words)."""
+        pending = self.pending if isinstance(self.pending, dict) else {}
+        parsed = pending.get("parsed") if isinstance(pending.get("parsed"), dict) else {}
+        return (self.replying_to_check == name and pending.get("question") == name
+                and parsed.get("answers") == value.get("answers"))
+
+
+def transcript(events: Iterable[dict[str, Any]], zone: ZoneInfo | None = None,
+               questions: Collection[str] | None = None) -> list[Line]:
+    """The messages of an event log, in order, with a line for each changed answer.
+
+    `questions`: the question ids (the slots that hold answers); None: any slot holding an
+    answer (`{"answers": {...}, ...}`)."""
+    return _Reader(zone, questions).read(events).lines
+
+
+def answer_changes(events: Iterable[dict[str, Any]], zone: ZoneInfo | None = None,
+                   questions: Collection[str] | None = None) -> dict[str, list[Change]]:
+    """Question id -> its changes in the conversation's last run (since the last restart),
+    oldest first: each time its answer got a new value after an earlier one."""
+    return _Reader(zone, questions).read(events).changes
+
+
+def answers(trial: Trial, slots: dict[str, Any], changes: Mapping[str, list[Change]] | None = None,
+            checked_back: Mapping[str, bool] | None = None) -> list[Answer]:
+    """The answers of the questions that apply, in question order (with their changes and whether
+    the patient confirmed them after a check-back, when given)."""
     rows: list[Answer] = []
+    changes = changes or {}
+    checked_back = checked_back or {}
     for step in walk(trial, slots):
         if step.applies is not True or step.answer is None:
             continue
         given = step.answer
+        qid = step.question.id
         for answer_id, value in (given.get("answers") or {}).items():
             if given.get("status") == "unknown" or value is None:
                 status = "unknown"
@@ -115,7 +328,11 @@ def answers(trial: Trial, slots: dict[str, Any]) -> list[Answer]:
                 status = "estimate"
             else:
                 status = "confirmed"
-            rows.append(Answer(answer_id, value, given.get("text"), status, step.question.id))
+            history = [AnswerChange(c.at, c.old_answers.get(answer_id), c.new_answers.get(answer_id),
+                                    c.old.get("text"), c.how, c.how_words, c.confirmed)
+                       for c in changes.get(qid, []) if answer_id in c.answer_ids]
+            rows.append(Answer(answer_id, value, given.get("text"), status, qid,
+                               checked_back=bool(checked_back.get(qid)), changes=history))
     return rows
 
 
@@ -133,11 +350,13 @@ def contact_of(slots: dict[str, Any]) -> dict[str, str] | None:
 
 def record(trial: Trial, events: list[dict[str, Any]], zone: ZoneInfo | None = None, *,
            initial: Mapping[str, Any]) -> Record:
-    """Transcript, answers and contact details of a conversation.
+    """Transcript, answers (with their changes), changes and contact details of a conversation.
 
     The slots are the engine's fold of the events (`State.fold`) from `initial`,
     the slot values a conversation starts with and a restart goes back to
     (`bot.engine.initial_slots(dialogue)`).
     """
     slots = State.fold(events, initial).slots
-    return Record(transcript(events, zone), answers(trial, slots), contact_of(slots), slots)
+    reader = _Reader(zone, trial.questions_by_id).read(events)
+    return Record(reader.lines, answers(trial, slots, reader.changes, reader.checked_back), contact_of(slots), slots,
+                  reader.changes)
