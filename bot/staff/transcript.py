@@ -138,7 +138,7 @@ class Record:
 
 
 def value_words(value: Any) -> str:
-    """An answer value in words (as the staff pages' `staff_value`)."""
+    """An answer value in words, as staff read it (the pages' `staff_value` filter)."""
     if value is None:
         return "unknown"
     if value is True:

@@ -23,7 +23,7 @@ from bot.staff.blueprint import bp
 from bot.staff.export import conversations_with_events, csv_chunks, json_chunks
 from bot.db.schema import as_utc, audit_log as audit, conversations, followups, now_utc
 from bot.staff.queries import NO_OUTCOME, OUTCOMES, STATUSES, Filters, list_page
-from bot.staff.transcript import record
+from bot.staff.transcript import record, value_words
 
 WRONG_LOGIN = "Wrong user name or password."
 NOTE_MAX = 5000
@@ -89,16 +89,7 @@ def staff_time(value: Any, seconds: bool = False) -> str:
     return local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
-@bp.app_template_filter("staff_value")
-def staff_value(value: Any) -> str:
-    """An answer value as staff read it."""
-    if value is None:
-        return "unknown"
-    if value is True:
-        return "yes"
-    if value is False:
-        return "no"
-    return str(value)
+bp.add_app_template_filter(value_words, "staff_value")   # an answer value as staff read it
 
 
 def _progress(row: dict[str, Any]) -> tuple[str, str]:
