@@ -605,3 +605,16 @@ def test_changing_another_answer_on_a_rule_out_review_asks_it(patient):
     patient.says("60")
     assert patient.review is not None
     assert_says(patient.replies, "1. Age in whole years: 60")
+
+
+def test_a_check_back_answered_not_sure_records_unknown(patient):
+    """Typed "yes I have HIV" is checked back; "Not sure" on the check-back records it as unknown (staff check)."""
+    patient.start()
+    answer_until(patient, stop_at="hiv")
+    patient.says("yes I have HIV")
+    assert [b["title"] for b in patient.buttons][:3] == ["Yes, that's right", "No, let me answer again", "Not sure"]
+    patient.taps("Not sure")
+    assert patient.asked == "hepatitis_b"
+    answer_until(patient, stop_at="review")
+    assert_says(patient.replies, "HIV infection: not sure")
+    assert patient.confirm_review() and patient.result["outcome"] == "needs_review"

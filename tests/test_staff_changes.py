@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import re
 
 import pytest
@@ -338,3 +339,12 @@ def test_changes_from_a_log_alone():
         ["Answer to question q changed: x yes → no (after “Change my last answer”).", "The patient started over."]
     assert lines[1].reopens == "q"
     assert lines[3].at == dt.datetime.fromtimestamp(3.0, dt.timezone.utc)
+
+
+def test_the_json_export_carries_each_answers_changes(app, staff):
+    change_from_review(app)
+    document = json.loads(staff.get("/staff/export?format=json").get_data(as_text=True))
+    answers = {c["id"]: c for c in document["conversations"]}["changed"]["answers"]
+    (change,) = answers["ssc_diagnosis"]["changes"]
+    assert (change["old"], change["new"], change["how"]) == (False, True, "review") and change["at"]
+    assert answers["age"]["changes"] == []

@@ -150,10 +150,17 @@ def test_export_json_prints_only_json(data):
     by_id = {c["id"]: c for c in document["conversations"]}
     likely = by_id["likely"]
     assert likely["result"]["outcome"] == "likely_eligible"
-    assert likely["answers"]["age"] == {"value": 54, "words": "54", "status": "confirmed", "question": "age"}
+    assert likely["answers"]["age"] == {"value": 54, "words": "54", "status": "confirmed", "question": "age",
+                                        "checked_back": False, "changes": []}
     said = [line["text"] for line in likely["transcript"] if line["from"] == "patient"]
     assert said[:4] == ["hi", "Start", "54", "Yes, the diffuse type"]    # taps shown as the titles
     assert by_id["contact"]["contact"] == {"name": '=HYPERLINK("http://x","y")', "details": "ann@example.org"}
+
+
+def test_export_json_says_which_answers_the_patient_confirmed(data):
+    document = json.loads(run("export", "--format", "json", "--outcome", "not_eligible").stdout)
+    young = {c["id"]: c for c in document["conversations"]}["young"]
+    assert young["answers"]["age"]["value"] == 17 and young["answers"]["age"]["checked_back"] is True
 
 
 @pytest.mark.parametrize("args", [["--outcome", "maybe"], ["--status", "lost"], ["--since", "last week"]])

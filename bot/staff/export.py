@@ -119,7 +119,10 @@ def json_item(item: dict[str, Any]) -> dict[str, Any]:
         "completed": bool(s["completed"]), "current_question": s["current_question"], "outcome": s["outcome"],
         "eligible_from": _iso(s["eligible_from"]), "contact_requested": bool(s["contact_requested"]),
         "status": s["status"], "contact": rec.contact,
-        "answers": {a.answer_id: {"value": a.value, "words": a.words, "status": a.status, "question": a.question}
+        "answers": {a.answer_id: {"value": a.value, "words": a.words, "status": a.status, "question": a.question,
+                                  "checked_back": a.checked_back,
+                                  "changes": [{"at": c.at.isoformat() if c.at else None, "old": c.old, "new": c.new,
+                                               "how": c.how, "confirmed": c.confirmed} for c in a.changes]}
                     for a in rec.answers},
         "result": s["result"],
         "followups": item["followups"],
