@@ -168,6 +168,10 @@ class ValidatePrescreenForm(FormValidationAction):
                 continue
             validated = self.read_answer(trial, question, str(value), dispatcher, tracker, domain)
             events += [SlotSet(k, v) for k, v in validated.items()]
+        if events:   # a changed answer can make later questions no longer apply: their answers are dropped
+            slots = {**tracker.slots, **{e["name"]: e["value"] for e in events if e.get("event") == "slot"}}
+            events += [SlotSet(step.question.id, None) for step in form.walk(trial, slots)
+                       if step.applies is False and step.answer is not None]
         return events
 
     def read_answer(self, trial: Trial, question: Question, text: str, dispatcher: CollectingDispatcher,

@@ -618,3 +618,21 @@ def test_a_check_back_answered_not_sure_records_unknown(patient):
     answer_until(patient, stop_at="review")
     assert_says(patient.replies, "HIV infection: not sure")
     assert patient.confirm_review() and patient.result["outcome"] == "needs_review"
+
+
+def test_an_answer_that_no_longer_applies_is_dropped(patient):
+    """Changing the diagnosis to No drops the refractory answer (asked only after a Yes)."""
+    patient.start()
+    patient.says("54")
+    patient.taps("Yes, the diffuse type")
+    patient.taps("Yes")                         # refractory
+    assert patient.asked == "features"
+    patient.says("go back")
+    patient.says("go back")
+    assert patient.asked == "diagnosis"
+    patient.taps("No")
+    assert patient.review is not None
+    assert "Did not respond enough" not in patient.text
+    patient.taps("Change answer 2")
+    patient.taps("Yes, the diffuse type")
+    assert patient.asked == "refractory"        # asked again: its earlier answer was dropped
