@@ -1,6 +1,7 @@
 """The context of what a reply says, clause by clause (in the spirit of NegEx /
-ConText): negation, who it is about (the experiencer), hedges, vaccines, and
-whether an event falls before a question's time window.
+ConText): negation, who it is about (the experiencer, or a proxy answering for
+the patient), vaccines, resolved or long-past events; `HEDGE` marks a reply to
+check back.
 
 Pure functions. A reply is cut into clauses at punctuation and at "but",
 "though", "although", "however", "except", "because", "so" (before the
@@ -48,7 +49,6 @@ class Clause:
     negated: bool
     other_person: bool     # about somebody else (and not also about the patient)
     not_me: bool           # "not me": the patient says it is not them
-    hedged: bool
     vaccine: bool          # a vaccine word ("vaccinated")
     shots: bool            # "shots", "jab": a vaccine only beside the disease's name
     resolved: bool         # "fine since", "recovered": over now
@@ -67,12 +67,8 @@ def clauses(text: str, normalize) -> list[Clause]:
             continue
         other = bool(OTHER_PERSON.search(part)) and not FIRST_PERSON.search(part) and not proxy
         found.append(Clause(part, bool(NEGATION.search(part)), other, bool(NOT_ME.search(part)),
-                            bool(HEDGE.search(part)), bool(VACCINE.search(part)),
+                            bool(VACCINE.search(part)),
                             bool(VACCINE_NEAR_NAME.search(part)), bool(RESOLVED.search(part)),
                             bool(LONG_AGO.search(part))))
     return found
 
-
-def about_someone_else(text: str) -> bool:
-    """Whether the reply speaks of somebody else (a relative, "he", "she")."""
-    return bool(OTHER_PERSON.search(text))
