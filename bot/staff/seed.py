@@ -91,6 +91,9 @@ def _next_message(replies: list[dict[str, Any]], rng: random.Random) -> str | No
     question = next(((r.get("custom") or {}).get("question") for r in replies
                      if (r.get("custom") or {}).get("question")), None)
     said = (replies[-1].get("text") or "").lower() if replies else ""
+    if any("review" in (r.get("custom") or {}) for r in replies):     # "Here is what you told me"
+        return "/affirm" if rng.random() < 0.9 else rng.choice([b["payload"] for b in buttons[1:]] or ["/affirm"])
+    buttons = [b for b in buttons if b["payload"] != "/go_back" or rng.random() < 0.05]   # rarely "change my last"
     if question and question.get("type") == "last_dose" and rng.random() < 0.25:
         return rng.choice(DOSE_WORDS)
     if buttons:
