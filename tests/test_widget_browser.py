@@ -239,7 +239,8 @@ def test_whole_conversation_by_buttons(server, page):
 
     assert "you may be able to take part" in result
     assert "study team makes the final decision" in result
-    assert seen and all(re.fullmatch(r"Question \d+ of about \d+", s) for s in seen)
+    assert seen[-1] == "Please check your answers"      # the review before the result
+    assert all(re.fullmatch(r"Question \d+ of about \d+", s) for s in seen[:-1])
     assert seen[0].startswith("Question 1 of about")
     assert page.locator(".psw-progress").inner_text().startswith("All questions answered")
     # patient bubbles show the tapped titles, never payloads; used buttons are disabled but still there
@@ -769,6 +770,7 @@ def test_a_wrong_tap_is_undone_with_change_my_last_answer(server, page):
     chat.tap("No")
     # the review shows which answer rules the person out, before any result
     assert "Here is what you told me" in chat.last_bot() and "could not take part" in chat.last_bot()
+    assert chat.progress() == "Please check your answers"
     page.screenshot(path="/tmp/widget-review.png")
     chat.tap("That's right, show my result")
     assert chat.result_text() and "not likely to be able to take part" in chat.result_text()

@@ -206,6 +206,7 @@
     for (var i = st.items.length - 1; i >= 0; i--) {
       var it = st.items[i];
       if (it.r) { text = "All questions answered"; break; }
+      if (it.v) { text = "Please check your answers"; break; }
       if (it.q) {
         step = +it.q.step || 0;
         total = Math.max(+it.q.total || 0, step);
@@ -383,6 +384,7 @@
       var c = r.custom || {};
       if (c.question) item.q = { step: c.question.step, total: c.question.total };
       if (c.prescreen_result) item.r = { outcome: c.prescreen_result.outcome };
+      if (c.review) item.v = 1;   // "Here is what you told me"
       added.push(item);
     });
     st.pending = null;
