@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from dateutil.easter import easter
+from dateutil.relativedelta import MO, TH, relativedelta
 from rapidfuzz import fuzz, process
 
 from actions import context
@@ -126,7 +128,6 @@ AFFIRM_RE = re.compile(r"^(yes|yeah|yep|yup|sure|correct|right|that's right|that
                        r"i have it|i do have it|i have that|i have one|i've had it|ive had it|i had it|affirmative|"
                        r"yes i do|yes i have|yes i am|of course|definitely|absolutely|uh huh|mhm|yes please)$")
 TEST_NEGATIVE = re.compile(r"\b(negative|neg|tested negative|came back negative|clear)\b")
-CLAUSE_RE = re.compile(r"[,;.]| but | and | though | although | while ")
 NEGATION_RE = re.compile(r"\b(no|not|never|don't|dont|do not|doesn't|haven't|havent|have not|hasn't|didn't|didnt|"
                          r"did not|isn't|isnt|aren't|wasn't|without|nor|neither|free of|negative for|ruled out)\b")
 QUESTION_RE = re.compile(r"^(what|why|how|does|do|is|are|can|could|should|which|who|when|where|will|would|whats|what's)\b")
@@ -146,9 +147,9 @@ def _negated(text: str, phrase: str) -> bool:
     return True
 
 
-def read_yes_no(text: str, question: Question | None = None, raw: str | None = None, today: dt.date | None = None):
+def read_yes_no(text: str, question: Question | None = None):
     """True, False, None (don't know) or REASK for a yes/no question."""
-    return read_yes_no_reading(text, question, today)[0]
+    return read_yes_no_reading(text, question)[0]
 
 
 BARE_YES = LEAD_YES | {"yes yes", "i do", "i have", "i am", "i did", "uh huh", "mhm", "yes i do", "yes i have", "yes i am"}
@@ -279,8 +280,7 @@ def _clause_reading(clause: "context.Clause", question: Question | None, today: 
 
 NORMAL_RESULT = re.compile(r"\b(?:(?:is|are|was|were|came back|all|looks?|looked) (?:fine|normal|ok|okay|good|clear)|"
                            r"(?:fine|normal)$)\b")
-TEST_WORDS = re.compile(r"\b(?:tests?|labs?|blood ?work|bloods|results?|numbers|levels|counts?|kidneys?|liver|"
-                        r"screening|panel)\b")
+TEST_WORDS = re.compile(r"\b(?:tests?|labs?|blood ?work|bloods|results?|numbers|levels|counts?|screening|panel)\b")
 EFFECT = re.compile(r"\b(?:help|helps|helped|helping|work|works|worked|working|improve|improved|improvement|"
                     r"improving|better|difference|effect|nothing)\b")
 MINIMIZER = re.compile(r"\b(?:nothing major|nothing serious|not serious|nothing bad|minor|mild|just a little|"
@@ -305,26 +305,6 @@ def _longest_plain(t: str, phrases) -> int:
     """Longest configured phrase found in t outside a negation ("never got it treated" is not "treated")."""
     return max((len(p) for p in phrases if p and _has(t, _nphrase(p)) and
                 not (_negated(t, _nphrase(p)) and not NEGATION_RE.search(_nphrase(p)))), default=0)
-
-
-def _about(t: str, named: list[str]):
-    """Yes/no from the clauses that name the condition asked about ("hep A yes, hep B no")."""
-    verdicts = []
-    for clause in CLAUSE_RE.split(t):
-        if not any(_has(clause, n) for n in named):
-            continue
-        words = re.findall(r"[a-z']+", clause)
-        if re.search(r"\bnot me\b|\b(my|his|her) (mom|mum|dad|mother|father|wife|husband|partner|sister|brother|friend)\b", t) \
-                and not re.search(r"\bi (have|had)\b", clause):
-            verdicts.append(False)
-        elif TEST_NEGATIVE.search(clause) or (set(words) & {"no", "nope", "not", "never", "don't", "haven't", "didn't"}):
-            verdicts.append(False if all(_negated(clause, n) for n in named if _has(clause, n)) or
-                            TEST_NEGATIVE.search(clause) or set(words[-1:]) & {"no"} else True)
-        else:
-            verdicts.append(True)
-    if not verdicts:
-        return True
-    return True if True in verdicts else False
 
 
 # --- choices -----------------------------------------------------------------
@@ -417,8 +397,9 @@ def parse_age(text: str, today: dt.date, date_order: str = "MDY") -> int | str:
     if re.search(r"(^|\s)-\s*\d", text) or re.search(r"\bminus\b", text.lower()):
         return REASK
     t = normalize(text)
-    mine = [c.text for c in context.clauses(text, normalize) if not c.other_person]
-    if mine and len(mine) < len(context.clauses(text, normalize)):
+    parts = context.clauses(text, normalize)
+    mine = [c.text for c in parts if not c.other_person]
+    if mine and len(mine) < len(parts):
         t = " , ".join(mine)      # "52. my husband is 60": the husband's age is not asked
     if not t or _has_any(t, UNSURE) or _has_any(t, ("rather not", "prefer not", "none of your")):
         return REASK
@@ -686,9 +667,6 @@ def parse_date(text: str, today: dt.date, date_order: str = "MDY") -> tuple[dt.d
 def _holiday(t: str, today: dt.date) -> dt.date | None:
     """The last past date of a US holiday named in the text ("around easter", "before thanksgiving last
     year"), or None."""
-    from dateutil.easter import easter
-    from dateutil.relativedelta import MO, TH, relativedelta
-
     days = {
         r"christmas eve|xmas eve": lambda y: dt.date(y, 12, 24),
         r"new year'?s? eve": lambda y: dt.date(y, 12, 31),
@@ -986,16 +964,16 @@ def parse_multi(question: Question, text: str) -> Parsed:
         out_of_control = re.search(r"\b(not|un|isn't|aren't|never|poorly|badly|out of|neither one is|neither is|"
                                    r"none of them are|hard to)[ -]?(really |well |very well )?(under )?(control|controlled|managed)|"
                                    r"can't get it (down|under control)|really high|too high|very high|sky high|high even", t) \
-            or blood_pressure(t) == "high"
-        controlled = CONTROLLED.search(t) or blood_pressure(t) == "in range"
+            or bool(UNCONTROLLED.search(t))
+        controlled = CONTROLLED.search(t)
         if _has_any(t, UNSURE) and values:
             return Parsed({a: None for a in ids}, ACCEPTED)
         if controlled and not out_of_control and not any(values.values()):
             # "it's all under control" / "my blood pressure is high but well controlled": none is out of control
             return Parsed({a: False for a in ids}, ACCEPTED)
-    elif values and _has_any(t, UNSURE) and not read_yes_no(text) is True:
-        return Parsed({a: None for a in ids}, ACCEPTED)
     yn = read_yes_no(text)
+    if not question.uncontrolled and values and _has_any(t, UNSURE) and yn is not True:
+        return Parsed({a: None for a in ids}, ACCEPTED)
     if values:
         if yn is False and not any(values.values()) or all(v is False for v in values.values()):
             return Parsed({a: values.get(a) for a in ids}, ACCEPTED)
@@ -1008,26 +986,14 @@ def parse_multi(question: Question, text: str) -> Parsed:
     return Parsed(question_back=is_question_back(t, text))
 
 
-def blood_pressure(t: str) -> str | None:
-    """"high" or "in range" for a blood-pressure reading in the text ("runs 120/80"), else None."""
-    m = re.search(r"\b(\d{2,3}) ?(?:/|over) ?(\d{2,3})\b", t)
-    if not m or not (70 <= int(m[1]) <= 260 and 40 <= int(m[2]) <= 160):
-        return None
-    systolic, diastolic = int(m[1]), int(m[2])
-    if systolic >= 150 or diastolic >= 95:
-        return "high"
-    return "in range" if systolic < 140 and diastolic < 90 else None
-
-
 CONTROLLED = re.compile(r"\b(under control|controlled|well managed|managed well|stable|normal now|doing fine|fine now|"
                         r"(?:on|take|taking|takes)(?: \w+){0,3} (?:pills?|meds|medications?|medicines?|tablets?)(?! but)|"
-
                         r"is fine|are fine|fine with|ok now|okay now|good now|in check|normal with|happy with|no problems|"
                         r"no issues|no trouble|managed|well treated|all good|all fine|everything is fine|everything's fine|"
                         r"all normal|all under control|all ok|all okay)\b")
 UNCONTROLLED = re.compile(r"\b(uncontrolled|not controlled|neither (one )?is controlled|none of them (are|is) controlled|not under control|out of control|isn't controlled|"
                           r"not well controlled|poorly controlled|can't get it (down|under control)|really high|too high|"
-                          r"very high|sky high|high even|not managed|struggling)\b")
+                          r"very high|sky high|high even|not managed|struggling|even on|even with|despite)\b")
 
 
 SEGMENT_NO = re.compile(r"^\W*(?:\w+\W+){0,3}?(?:no|nope|none|never|not really)\b(?! (?:longer|under|controlled|control))")
@@ -1065,10 +1031,11 @@ def _read_segments(question: Question, t: str, values: dict[str, Any]) -> dict[s
                 not question.uncontrolled and (context.RESOLVED.search(after) or IMPROVING.search(after)):
             out[answer] = False   # denied, healed, or getting better: not (or no longer) present
         elif question.uncontrolled:
-            if UNCONTROLLED.search(part) or SEGMENT_UNCONTROLLED.search(part) or blood_pressure(part) == "high":
+            part = re.split(r"[,;.]", t[:start])[-1] + part   # "on two pills for my blood pressure"
+            if UNCONTROLLED.search(part) or SEGMENT_UNCONTROLLED.search(part):
                 out[answer] = True
             elif CONTROLLED.search(part) or SEGMENT_CONTROLLED.search(after) or context.RESOLVED.search(part) or \
-                    re.search(r"\bno (?:problems|issues|trouble) since\b", part) or blood_pressure(part) == "in range":
+                    re.search(r"\bno (?:problems|issues|trouble) since\b", part):
                 out[answer] = False
         elif SEGMENT_YES.search(after):
             out[answer] = True

@@ -18,7 +18,7 @@ def read(trial, question_id, text):
     return parsed.status, parsed.answers
 
 
-@pytest.mark.parametrize("question_id, text, status, answers", [
+CLAUSE_CUES = [
     # a "no" after an echo of the question
     ("hiv", "HIV?? nah none", "accepted", {"hiv": False}),
     ("hepatitis_c", "hep c? nope", "accepted", {"hepatitis_c": False}),
@@ -32,7 +32,8 @@ def read(trial, question_id, text):
     ("serious_infection", "I was hospitalized with sepsis in 2019", "accepted",
      {"serious_infection_past_month": False}),
     ("pregnancy", "currently pregnant, due in march", "confirm", {"pregnant_or_breastfeeding": True}),
-    # control status in the patient's own words: a medicine, numbers in range
+    # control status in the patient's own words: on a medicine is controlled, "even on meds" is not
+    # (no clinical thresholds in code: the numbers of a reading are not judged)
     ("heart", "on two pills for my blood pressure, it runs 120/80", "accepted", {"hypertension_uncontrolled": False}),
     ("heart", "blood pressure is 170/105 even on meds", "accepted", {"hypertension_uncontrolled": True}),
     # the question's own polarity (criteria.yaml: polarity: negative): the negative restated means
@@ -46,11 +47,7 @@ def read(trial, question_id, text):
     # hedges are checked back; what the criteria file says staff must check is unknown
     ("hiv", "I think so", "confirm", {"hiv": True}),
     ("hepatitis_c", "had hep c but got cured with harvoni in 2018", "accepted", {"hepatitis_c": None}),
-])
-def test_cues_speak_for_their_own_clause(trial, question_id, text, status, answers):
-    got_status, got = read(trial, question_id, text)
-    assert got_status == status, (got_status, got)
-    assert {k: got.get(k) for k in answers} == answers
+]
 
 
 @pytest.mark.parametrize("question_id, text, answer_id, value", [
@@ -66,7 +63,7 @@ def test_a_typed_reading_that_rules_out_is_checked_back_and_a_tap_is_not(trial, 
     assert parse_answer(trial, question, text, TODAY, tapped=True).status == "accepted"
 
 
-@pytest.mark.parametrize("question_id, text, status, answers", [
+GENERAL_PATTERNS = [
     # grouped questions: each option's own part of the reply; "all except"; "the skin one"
     ("features", "all of them except the blood pressure one", "accepted",
      {"skin_worsening": True, "pulmonary_hypertension": False, "digital_ulcers": True}),
@@ -110,22 +107,22 @@ def test_a_typed_reading_that_rules_out_is_checked_back_and_a_tap_is_not(trial, 
     ("cyclophosphamide", "stopped in jan '25", "accepted", {"cyclophosphamide_last_dose": "2025-01-31"}),
     ("rituximab", "my rheumatologist wants me to start it next month", "accepted", {"rituximab_last_dose": "never"}),
     ("pregnancy", "No (typing for my dad)", "accepted", {"pregnant_or_breastfeeding": False}),
-])
-def test_general_patterns(trial, question_id, text, status, answers):
-    got_status, got = read(trial, question_id, text)
-    assert got_status == status, (got_status, got)
-    assert {k: got.get(k) for k in answers} == answers
+]
 
-
-@pytest.mark.parametrize("text, answers", [
-    # a "no" just before the next option's name belongs to that option
+# a "no" just before the next option's name belongs to that option; healed or getting better is not
+# present now
+OWN_NEGATION = [("features", text, "accepted", answers) for text, answers in [
     ("I have ILD but no PAH", {"lung_fibrosis": True, "pulmonary_hypertension": False}),
     ("skin tighter, no lung scarring, no sores", {"skin_worsening": True, "lung_fibrosis": False,
                                                   "digital_ulcers": False}),
-    # healed or getting better: not present now
     ("had ulcers on my fingers last winter but they healed up", {"digital_ulcers": False}),
     ("my skin was getting thicker but it's actually softening now", {"skin_worsening": False}),
-])
-def test_each_option_keeps_its_own_negation(trial, text, answers):
-    status, got = read(trial, "features", text)
+]]
+
+
+@pytest.mark.parametrize("question_id, text, status, answers", CLAUSE_CUES + GENERAL_PATTERNS + OWN_NEGATION)
+def test_each_cue_speaks_for_its_own_clause(trial, question_id, text, status, answers):
+    got_status, got = read(trial, question_id, text)
+    assert got_status == status, (got_status, got)
     assert {k: got.get(k) for k in answers} == answers, got
+

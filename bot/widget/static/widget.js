@@ -16,7 +16,7 @@
   var TODAY = /^\d{4}-\d{2}-\d{2}$/.test(cfg.today || "") ? cfg.today : null;
   var TITLE = cfg.title || SITE.short || SITE.title || "Study prescreen";
   var KEY = "prescreen-widget:" + SERVER;
-  var MAXLEN = SITE.max_length || 2000;  // the server's PRESCREEN_MAX_MESSAGE_LENGTH
+  var MAXLEN = SITE.max_length;  // the server's PRESCREEN_MAX_MESSAGE_LENGTH, filled in by /widget.js
 
   var st, busy = false, ctl = null, seq = 0, notice = null;
   var root, launcher, panel, log, progress, bar, typing, alertBox, form, input, pendingEl = null;
