@@ -22,7 +22,9 @@ from actions import form
 from actions.contracts import QuestionMetadata
 from actions.evaluator import Outcome, Verdict, rules_out
 from actions.loader import current_trial
-from actions.parsing import ACCEPTED, CONFIRM, Parsed, parse_answer, read_yes_no
+from actions.language.yesno import read_yes_no
+from actions.parsing import ACCEPTED, CONFIRM, Parsed, parse_answer
+from actions.qtypes import QUESTION_TYPES
 from actions.placeholders import fill_placeholders
 from actions.trial import Question, Trial, question_answer_ids
 
@@ -72,18 +74,8 @@ def contact_text(trial: Trial, domain: DomainDict) -> str:
 
 def question_buttons(question: Question, domain: DomainDict) -> List[Dict[str, str]]:
     """The quick-reply buttons of a question; each payload carries its title."""
-    if question.type == "age":
-        return []
-    if question.type == "yes_no":
-        titles = [b["title"] for b in response_buttons(domain, "utter_buttons_yes_no")]
-        titles[2:2] = [c.title for c in question.extra_choices]
-    elif question.type == "multi":
-        titles = [o.title for o in question.options]
-        if question.none:
-            titles.append(question.none.title)
-        titles += [b["title"] for b in response_buttons(domain, "utter_buttons_not_sure")]
-    else:
-        titles = [c.title for c in question.choices]
+    titles = QUESTION_TYPES[question.type].button_titles(
+        question, lambda response: [b["title"] for b in response_buttons(domain, response)])
     return [{"title": t, "payload": "/inform" + _json({question.id: t})} for t in titles]
 
 

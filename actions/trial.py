@@ -19,9 +19,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from actions.conditions import Condition, ConditionError, parse_condition
+from actions.qtypes import COMMON_FIELDS, LAST_DOSE_WORDS, QUESTION_TYPES
 
 AnswerType = Literal["boolean", "integer", "choice", "last_dose"]
-LAST_DOSE_WORDS = ("never", "current", "not_recent")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class _Strict(BaseModel):
@@ -36,6 +37,28 @@ class AnswerSpec(_Strict):
     values: list[str] = []
     min: int | None = None
     max: int | None = None
+
+    def problem(self, value: Any) -> str | None:
+        """Why `value` is not a valid value for this answer, or None."""
+        if value is None:
+            return None
+        if self.type == "boolean" and not isinstance(value, bool):
+            return "expected true, false or null"
+        if self.type == "integer":
+            if isinstance(value, bool) or not isinstance(value, int):
+                return "expected a whole number or null"
+            if self.min is not None and value < self.min or self.max is not None and value > self.max:
+                return f"expected a number from {self.min} to {self.max}"
+        if self.type == "choice" and value not in self.values:
+            return f"expected one of {', '.join(self.values)} or null"
+        if self.type == "last_dose" and value not in LAST_DOSE_WORDS:
+            if not isinstance(value, str) or not ISO_DATE.match(value):
+                return "expected a date YYYY-MM-DD, never, current, not_recent or null"
+            try:
+                dt.date.fromisoformat(value)
+            except ValueError:
+                return f"{value!r} is not a real date (YYYY-MM-DD)"
+        return None
 
 
 class Choice(_Strict):
@@ -68,7 +91,7 @@ class Question(_Strict):
     """A question: its wording, help, answer type, choices and when to ask it."""
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    type: Literal["yes_no", "age", "choice", "multi", "last_dose"]
+    type: str   # a name in actions.qtypes.QUESTION_TYPES
     text: str
     help: str
     answer: str | None = None
@@ -89,6 +112,13 @@ class Question(_Strict):
     # a yes counts only within this many days before today ("in the past month": 31; "are you ...
     # now": 0); an event the reply places earlier is a no
     window_days: StrictInt | None = Field(default=None, ge=0)
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in QUESTION_TYPES:
+            raise ValueError(f"unknown question type {value!r} (known: {', '.join(QUESTION_TYPES)})")
+        return value
 
 
 class Reasons(_Strict):
@@ -233,11 +263,7 @@ class Trial:
 
 def question_answer_ids(question: Question) -> list[str]:
     """The dictionary answer ids a question fills."""
-    if question.type == "multi":
-        return [o.answer for o in question.options]
-    if question.type == "choice":
-        return list(dict.fromkeys(k for c in question.choices for k in c.sets))
-    return [question.answer] if question.answer else []
+    return QUESTION_TYPES[question.type].answer_ids(question)
 
 
 class TrialError(Exception):
@@ -356,33 +382,7 @@ def _duplicate_keys(node: yaml.Node | None) -> list[tuple[int, str]]:
     return sorted(found)
 
 
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 OPERATOR_TYPES = {"at_least": ("integer",), "below": ("integer",), "is_date": ("last_dose",)}
-
-
-def _check_value(spec: AnswerSpec, value: Any) -> str | None:
-    """Why `value` is not a valid value for an answer of this spec, or None."""
-    if value is None:
-        return None
-    if spec.type == "boolean" and not isinstance(value, bool):
-        return "expected true, false or null"
-    if spec.type == "integer":
-        if isinstance(value, bool) or not isinstance(value, int):
-            return "expected a whole number or null"
-        if spec.min is not None and value < spec.min or spec.max is not None and value > spec.max:
-            return f"expected a number from {spec.min} to {spec.max}"
-    if spec.type == "choice" and value not in spec.values:
-        return f"expected one of {', '.join(spec.values)} or null"
-    if spec.type == "last_dose":
-        if value in LAST_DOSE_WORDS:
-            return None
-        if not isinstance(value, str) or not ISO_DATE.match(value):
-            return "expected a date YYYY-MM-DD, never, current, not_recent or null"
-        try:
-            dt.date.fromisoformat(value)
-        except ValueError:
-            return f"{value!r} is not a real date (YYYY-MM-DD)"
-    return None
 
 
 def check_answer_value(trial: Trial, answer_id: str, value: Any) -> str | None:
@@ -390,7 +390,7 @@ def check_answer_value(trial: Trial, answer_id: str, value: Any) -> str | None:
     spec = trial.answers.get(answer_id)
     if spec is None:
         return f"unknown answer id {answer_id!r} (the criteria file defines: {', '.join(trial.answers)})"
-    return _check_value(spec, value)
+    return spec.problem(value)
 
 
 def _check_semantics(model: TrialModel, check: _Checker):
@@ -426,7 +426,7 @@ def _check_semantics(model: TrialModel, check: _Checker):
                         for op in ("is", "is_not", "in"):
                             if op in data:
                                 for v in data[op] if op == "in" else [data[op]]:
-                                    why = _check_value(answers[value], v)
+                                    why = answers[value].problem(v)
                                     if why:
                                         check.add(loc + (op,), f"{v!r} can never be a value of {value}: {why}")
                 else:
@@ -482,32 +482,9 @@ def _check_semantics(model: TrialModel, check: _Checker):
 
 
 def _check_question(q: Question, loc: tuple, answers: dict[str, AnswerSpec], known, check: _Checker) -> None:
-    single = {"yes_no": "boolean", "age": "integer", "last_dose": "last_dose"}
-    if q.type in single:
-        if q.answer is None:
-            check.add(loc, f"a {q.type} question needs 'answer' (the dictionary id it fills)")
-        elif known(q.answer, loc + ("answer",)) and answers[q.answer].type != single[q.type]:
-            check.add(loc + ("answer",), f"a {q.type} question fills a {single[q.type]} answer; {q.answer!r} is {answers[q.answer].type}")
-    if q.type == "choice":
-        if len(q.choices) < 2:
-            check.add(loc + ("choices",), "a choice question needs at least two choices")
-        for j, c in enumerate(q.choices):
-            for aid, value in c.sets.items():
-                if known(aid, loc + ("choices", j, "sets", aid)):
-                    why = _check_value(answers[aid], value)
-                    if why:
-                        check.add(loc + ("choices", j, "sets", aid), why)
-    if q.type == "last_dose":
-        for j, c in enumerate(q.choices):
-            if c.value not in LAST_DOSE_WORDS and c.value is not None:
-                check.add(loc + ("choices", j, "value"), "a last_dose choice value must be never, current, not_recent or null")
-    if q.type == "multi":
-        if not q.options:
-            check.add(loc + ("options",), "a multi question needs options")
-        for j, o in enumerate(q.options):
-            if known(o.answer, loc + ("options", j, "answer")) and answers[o.answer].type != "boolean":
-                check.add(loc + ("options", j, "answer"), "a multi option fills a boolean answer")
-    if q.type == "yes_no":
-        for j, c in enumerate(q.extra_choices):
-            if not isinstance(c.value, bool) and c.value is not None:
-                check.add(loc + ("extra_choices", j, "value"), "a yes_no choice value must be true, false or null")
+    qtype = QUESTION_TYPES[q.type]
+    for name in sorted(q.model_fields_set - COMMON_FIELDS - qtype.fields):
+        check.add(loc + (name,), f"'{name}' does not apply to a {q.type} question (it may use: "
+                                 f"{', '.join(sorted(qtype.fields)) or 'no other field'})")
+    qtype.check(q, answers, lambda aid, path: known(aid, loc + path),
+                lambda path, message: check.add(loc + path, message))

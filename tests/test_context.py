@@ -1,4 +1,4 @@
-"""Readings that generalise (issue 12): each cue speaks for its own clause (actions/context.py).
+"""Readings that generalise (issue 12): each cue speaks for its own clause (actions/language/context.py).
 The phrasings are the kinds of failure the issue names, in our own words; the regression corpora
 and the fresh first-contact sets (tests/corpus) measure the rest."""
 

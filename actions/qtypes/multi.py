@@ -1,0 +1,179 @@
+"""Grouped ("any of these") questions: one yes/no answer per option.
+
+Criteria-file fields: `options` (each fills a boolean answer; title and
+synonyms), `none` (the "None of these" button), `uncontrolled` (the question
+asks about conditions NOT under control: a condition named as controlled is a
+no). A typed reply makes what it names yes and leaves the rest unknown, unless
+it says "none", "all" or "all except".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from actions.language import context
+from actions.language.words import UNSURE, has, has_any, is_question_back, longest, normalize, nphrase, only_negated, \
+    phrase_pattern
+from actions.language.yesno import read_yes_no
+from actions.qtypes.base import Known, Report, Standard
+from actions.reading import ACCEPTED, Parsed
+
+if TYPE_CHECKING:
+    from actions.trial import AnswerSpec, Question, Trial
+
+
+class Multi:
+    name: ClassVar[str] = "multi"
+    fields: ClassVar[frozenset[str]] = frozenset({"options", "none", "uncontrolled"})
+
+    def answer_ids(self, question: Question) -> list[str]:
+        return [o.answer for o in question.options]
+
+    def check(self, question: Question, answers: dict[str, AnswerSpec], known: Known, report: Report) -> None:
+        if not question.options:
+            report(("options",), "a multi question needs options")
+        for j, o in enumerate(question.options):
+            if known(o.answer, ("options", j, "answer")) and answers[o.answer].type != "boolean":
+                report(("options", j, "answer"), "a multi option fills a boolean answer")
+
+    def button_titles(self, question: Question, standard: Standard) -> list[str]:
+        titles = [o.title for o in question.options]
+        if question.none:
+            titles.append(question.none.title)
+        return titles + standard("utter_buttons_not_sure")
+
+    def parse(self, trial: Trial, question: Question, text: str, today: dt.date) -> Parsed:
+        return parse_multi(question, text)
+
+
+def parse_multi(question: Question, text: str) -> Parsed:
+    """A grouped question: each option named is yes; "none" is no to all."""
+    t = normalize(text)
+    ids = [o.answer for o in question.options]
+    for option in question.options:
+        if t == nphrase(option.title):
+            return Parsed({a: (True if a == option.answer else None) for a in ids}, ACCEPTED)
+    if question.none and t == nphrase(question.none.title):
+        return Parsed({a: False for a in ids}, ACCEPTED)
+    if is_question_back(t, text):
+        return Parsed(question_back=True)
+    if re.search(r"\b(all of them|all of these|all of those|all four|all three|every one of them)\b", t) and \
+            not re.search(r"\b(except|but not|apart from|other than)\b", t):
+        return Parsed({a: True for a in ids}, ACCEPTED)
+    values: dict[str, Any] = {}
+    parts = context.clauses(text, normalize)
+    mine = " , ".join(c.text for c in parts if not c.other_person) if parts else t
+    not_me = any(c.not_me for c in parts)
+    for o in question.options:
+        phrases = [nphrase(x) for x in [o.title] + list(o.synonyms)]
+        hits = [p for p in phrases if has(mine, p)]
+        if hits:
+            values[o.answer] = False if all(only_negated(mine, p) for p in hits) else True
+        elif not_me and any(has(t, p) for p in phrases):
+            values[o.answer] = False      # "my dad has heart failure, not me"
+    whole, t = t, mine
+    for m in re.finditer(r"\bthe ([a-z ]{3,30}?) one\b", whole):   # "the skin one": a word of the button's title
+        for o in question.options:
+            if has(nphrase(o.title), m[1]) and o.answer not in values:
+                values[o.answer] = True
+    if values:
+        values = _read_segments(question, t, values)
+    excepted = re.search(r"\b(?:all|everything|all of them|all of these|all of those|all four|all three)\b.*?"
+                         r"\b(?:except|but not|apart from|other than)\b(.*)", whole)
+    if excepted:
+        named_after = excepted[1]
+        values = {a: True for a in ids}
+        for o in question.options:
+            words = re.sub(r"\b(?:the|one|ones|a|an)\b", " ", named_after).split()
+            if any(has(named_after, nphrase(x)) for x in [o.title] + list(o.synonyms)) or \
+                    (words and has(nphrase(o.title), " ".join(words))):
+                values[o.answer] = False
+    if question.uncontrolled:
+        out_of_control = re.search(r"\b(not|un|isn't|aren't|never|poorly|badly|out of|neither one is|neither is|"
+                                   r"none of them are|hard to)[ -]?(really |well |very well )?(under )?(control|controlled|managed)|"
+                                   r"can't get it (down|under control)|really high|too high|very high|sky high|high even", t) \
+            or bool(UNCONTROLLED.search(t))
+        controlled = CONTROLLED.search(t)
+        if has_any(t, UNSURE) and values:
+            return Parsed({a: None for a in ids}, ACCEPTED)
+        if controlled and not out_of_control and not any(values.values()):
+            # "it's all under control" / "my blood pressure is high but well controlled": none is out of control
+            return Parsed({a: False for a in ids}, ACCEPTED)
+    yn = read_yes_no(text)
+    if not question.uncontrolled and values and has_any(t, UNSURE) and yn is not True:
+        return Parsed({a: None for a in ids}, ACCEPTED)
+    if values:
+        if yn is False and not any(values.values()) or all(v is False for v in values.values()):
+            return Parsed({a: values.get(a) for a in ids}, ACCEPTED)
+        return Parsed({a: values.get(a) for a in ids}, ACCEPTED)
+    none_words = [nphrase(x) for x in ([question.none.title] + list(question.none.synonyms))] if question.none else []
+    if yn is False or (none_words and longest(t, none_words)):
+        return Parsed({a: False for a in ids}, ACCEPTED)
+    if yn is None:
+        return Parsed({a: None for a in ids}, ACCEPTED)
+    return Parsed(question_back=is_question_back(t, text))
+
+
+CONTROLLED = re.compile(r"\b(under control|controlled|well managed|managed well|stable|normal now|doing fine|fine now|"
+                        r"(?:on|take|taking|takes)(?: \w+){0,3} (?:pills?|meds|medications?|medicines?|tablets?)(?! but)|"
+                        r"is fine|are fine|fine with|ok now|okay now|good now|in check|normal with|happy with|no problems|"
+                        r"no issues|no trouble|managed|well treated|all good|all fine|everything is fine|everything's fine|"
+                        r"all normal|all under control|all ok|all okay)\b")
+UNCONTROLLED = re.compile(r"\b(uncontrolled|not controlled|neither (one )?is controlled|none of them (are|is) controlled|not under control|out of control|isn't controlled|"
+                          r"not well controlled|poorly controlled|can't get it (down|under control)|really high|too high|"
+                          r"very high|sky high|high even|not managed|struggling|even on|even with|despite)\b")
+
+
+SEGMENT_NO = re.compile(r"^\W*(?:\w+\W+){0,3}?(?:no|nope|none|never|not really)\b(?! (?:longer|under|controlled|control))")
+IMPROVING = re.compile(r"\b(?:softening|softer|improving|getting better|better now|healed(?: up)?|went away|gone now|"
+                       r"cleared up)\b")
+SEGMENT_YES = re.compile(r"\b(?:yes|yeah|yep|sometimes|on and off|off and on|definitely|def)\b")
+SEGMENT_CONTROLLED = re.compile(r"\b(?:fine|normal|good|ok|okay|stable|in range|borderline)\b")
+SEGMENT_UNCONTROLLED = re.compile(r"\b(?:still (?:adjusting|swelling|high|having)|waiting (?:on|for) (?:a |my )?"
+                                  r"(?:bypass|stent|surgery)|just started a new|new pill|can't breathe)\b")
+
+
+def _read_segments(question: Question, t: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Read each option's own part of the reply, from its name to the next option's ("skin yes,
+    lungs no"; for "uncontrolled" groups: "HTN uncontrolled, CHF controlled")."""
+    spots = []
+    for o in question.options:
+        for p in [nphrase(x) for x in [o.title] + list(o.synonyms)]:
+            m = phrase_pattern(p).search(t)
+            if m:
+                spots.append((m.start(), o.answer))
+                break
+    spots.sort()
+    out = dict(values)
+    for i, (start, answer) in enumerate(spots):
+        end = spots[i + 1][0] if i + 1 < len(spots) else len(t)
+        part = t[start:end]
+        if values.get(answer) is False:
+            continue
+        name_end = next((m.end() for p in _option_phrases(question, answer) for m in [phrase_pattern(p).search(part)] if m),
+                        0)
+        after = part[name_end:]
+        if i + 1 < len(spots):   # a "no" just before the next option's name is that option's ("ILD but no PAH")
+            after = re.sub(r"(?:\b(?:no|not|never|nope|none|without|but)\W*)+$", "", after.rstrip(" ,.;"))
+        if SEGMENT_NO.search(after) and not UNCONTROLLED.search(after) or \
+                not question.uncontrolled and (context.RESOLVED.search(after) or IMPROVING.search(after)):
+            out[answer] = False   # denied, healed, or getting better: not (or no longer) present
+        elif question.uncontrolled:
+            part = re.split(r"[,;.]", t[:start])[-1] + part   # "on two pills for my blood pressure"
+            if UNCONTROLLED.search(part) or SEGMENT_UNCONTROLLED.search(part):
+                out[answer] = True
+            elif CONTROLLED.search(part) or SEGMENT_CONTROLLED.search(after) or context.RESOLVED.search(part) or \
+                    re.search(r"\bno (?:problems|issues|trouble) since\b", part):
+                out[answer] = False
+        elif SEGMENT_YES.search(after):
+            out[answer] = True
+    return out
+
+
+def _option_phrases(question: Question, answer: str) -> list[str]:
+    option = next(o for o in question.options if o.answer == answer)
+    return sorted((nphrase(x) for x in [option.title] + list(option.synonyms)), key=len, reverse=True)
+
+
