@@ -19,13 +19,15 @@ CLAUSE_SPLIT = re.compile(r"\s*(?:[,;!?()]|\.(?!\d)|\s-\s|\b(?:but|though|althou
 RELATIVE = (r"mom|mum|mother|dad|father|husband|wife|spouse|partner|son|daughter|sister|brother|sibling|aunt|uncle|"
             r"cousin|grandma|grandmother|grandpa|grandfather|granny|friend|boyfriend|girlfriend|kid|child|niece|"
             r"nephew|neighbou?r|family|fianc[eé]e?|stepdad|stepmom|in-law|coworker")
-OTHER_PERSON = re.compile(rf"\b(?:my|his|her|our|their)\s+(?:\w+\s+)?(?:{RELATIVE})s?\b|"
+OTHER_PERSON = re.compile(rf"(?<!\bfor )(?<!\bwith )(?<!\bto )(?<!\bfrom )\b(?:my|his|her|our|their)\s+(?:\w+\s+)?"
+                          rf"(?:{RELATIVE})s?\b|"
                           r"\b(?:he|she|they)(?:'s| has| had| have| is| was| got| gets| did)\b|\bruns in (?:my|the) family\b")
 FIRST_PERSON = re.compile(r"\b(?:i|i've|i'd|me|myself|mine)\b")
 # someone answering for the patient ("I'm filling this in for my mum"): the relative IS the patient
 PROXY = re.compile(rf"\b(?:filling (?:this |it )?(?:in|out) for|typing (?:this )?for|answering for|doing this for|"
                    rf"on behalf of|asking for|i'm (?:her|his|their) (?:{RELATIVE}|caregiver|carer)|"
-                   rf"this is for my (?:{RELATIVE}))\b")
+                   rf"this is for my (?:{RELATIVE})|(?:{RELATIVE}) is the patient|the patient is my (?:{RELATIVE})|"
+                   rf"it's for my (?:{RELATIVE}))\b")
 NOT_ME = re.compile(r"\bnot me\b|\bnot myself\b|\bnot mine\b|\bme no\b|\bme never\b|\bbut not me\b")
 NEGATION = re.compile(r"\b(?:no|not|never|nope|nah|nada|none|nothing|neither|nor|without|nobody|no one|noone|don't|doesn't|didn't|haven't|"
                       r"hasn't|hadn't|isn't|aren't|wasn't|weren't|won't|can't|cannot|free of|negative|ruled out|zero)\b")

@@ -41,7 +41,15 @@ def phrase_pattern(phrase: str) -> re.Pattern:
 
 @lru_cache(maxsize=4096)
 def _compiled(phrase: str) -> re.Pattern:
-    return re.compile(r"(?<![\w])" + re.escape(phrase) + r"(?![\w])")
+    return re.compile(r"(?<![\w])" + _with_plural(phrase) + r"(?![\w])")
+
+
+def _with_plural(phrase: str) -> str:
+    """The phrase as a pattern that also matches its plural ("kidney" finds "kidneys")."""
+    last = phrase.rsplit(" ", 1)[-1]
+    if len(last) >= 4 and last.isalpha() and not last.endswith("s"):
+        return re.escape(phrase) + "(?:s|es)?"
+    return re.escape(phrase)
 
 
 def has(text: str, phrase: str) -> bool:
@@ -55,7 +63,7 @@ def has_any(text: str, phrases) -> bool:
 
 @lru_cache(maxsize=4096)
 def _alternation(phrases: tuple[str, ...]) -> re.Pattern:
-    return re.compile(r"(?<![\w])(?:" + "|".join(re.escape(nphrase(p)) for p in phrases) + r")(?![\w])")
+    return re.compile(r"(?<![\w])(?:" + "|".join(_with_plural(nphrase(p)) for p in phrases) + r")(?![\w])")
 
 
 def longest(text: str, phrases) -> int:
@@ -76,8 +84,8 @@ NO_HEDGES = ("not that i know of", "not that i'm aware", "not that im aware", "n
              "not to my knowledge", "none that i know of", "probably not", "i doubt it", "not as far as i'm aware",
              "not as far as i am aware", "not that i've been told", "nobody's told me")
 LEAD_YES = {"yes", "yeah", "yep", "yup", "yea", "ya", "y", "yess", "yes.", "yah", "yas", "yesss", "correct", "affirmative",
-            "absolutely", "definitely", "sure", "true"}
-LEAD_NO = {"no", "nope", "nah", "n", "nop", "noo", "nooo", "never", "negative", "nay", "false", "none"}
+            "absolutely", "definitely", "sure", "true", "si", "sí"}
+LEAD_NO = {"no", "nope", "nah", "n", "nop", "noo", "nooo", "never", "negative", "nay", "false", "none", "nunca"}
 NEGATIVE = ("never had", "never have", "never been", "never did", "never", "don't have", "dont have", "do not have",
             "haven't", "havent", "have not", "didn't", "didnt", "did not", "not me", "i'm not", "im not", "i am not",
             "no i don't", "not at all", "none", "nothing like that", "neither", "not really", "i don't", "i dont",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from actions.language import context
@@ -45,7 +46,7 @@ def read_yes_no_reading(text: str, question: Question | None = None, today: dt.d
     answer; an event the reply places before the question's window is a no; a clause about a
     condition another question asks (`elsewhere`: "no, but hep C yes" to hepatitis B) is left out.
     """
-    text = "".join(THUMBS.get(ch, ch) for ch in text)
+    text = THUMBS.get(text.strip(), text)     # a thumb alone is an answer; beside words, an emoji
     t = normalize(text)
     if not t:
         return REASK, False
@@ -56,10 +57,21 @@ def read_yes_no_reading(text: str, question: Question | None = None, today: dt.d
     if has_any(t, NO_HEDGES):
         return False, False
     own = [nphrase(n) for n in question.names] if question is not None else []
-    readings = [r for r in (_clause_reading(c, question, today) for c in context.clauses(text, normalize)
-                            if not (elsewhere and has_any(c.text, elsewhere) and not (own and has_any(c.text, own))))
-                if r is not None]
+    parts = [c for c in context.clauses(text, normalize)
+             if not (elsewhere and has_any(c.text, elsewhere) and not (own and has_any(c.text, own)))]
+    readings = [r for r in (_clause_reading(c, question, today) for c in parts) if r is not None]
     patient = [r for r in readings if r[1] != "other"]
+    if readings and not patient:
+        # only about somebody else ("my mom has been on so many meds..."): most often a relative
+        # typing for the patient, so read as the patient's and always checked back
+        value, _ = _reading_of([r for r in (_clause_reading(replace(c, other_person=False), question, today)
+                                            for c in parts) if r is not None], t)
+        return value, value is not REASK and value is not None
+    return _reading_of(patient, t)
+
+
+def _reading_of(patient: list, t: str):
+    """(value, weak) from the clause readings about the patient."""
     if any(r[1] == "staff" for r in patient):
         return None, False           # what the criteria file says staff must check ("cured", "antibody")
     primary = [r[0] for r in patient if r[1] in ("specific", "bare") and r[0] is not None and r[0] is not REASK]
@@ -129,6 +141,11 @@ def _clause_reading(clause: "context.Clause", question: Question | None, today: 
         return True, "specific", words[0] not in LEAD_YES   # "it hasn't helped": the negative restated
     if NORMAL_RESULT.search(c) and (named or TEST_WORDS.search(c)):
         return False, "specific", False     # "hep b test was fine", "kidney fine"
+    if set(words) <= LEAD_YES | LEAD_NO | {"and", "or", "but", "also"} and set(words) & LEAD_YES and set(words) & LEAD_NO:
+        return REASK, "none", False         # "yes and no": both, so neither
+    if named or len(words) <= 6 and question is not None and question.names:
+        if not clause.negated and TEST_POSITIVE.search(c) and not TEST_NEGATIVE.search(c):
+            return True, "specific", False  # "positive since 2005"
     if named:
         if clause.negated or TEST_NEGATIVE.search(c):
             return False, "specific", False
@@ -159,6 +176,7 @@ MINIMIZER = re.compile(r"\b(?:nothing major|nothing serious|not serious|nothing 
                        r"a little (?:high|low)|slightly|(?:dr|doctor|doc|they|he|she) (?:is |was |isn't |wasn't )?not "
                        r"worried|(?:they|dr|doctor|doc) said (?:it's|its|it is|it was) (?:fine|ok|okay|nothing)|"
                        r"nothing to worry about|just a cold)\b")
+TEST_POSITIVE = re.compile(r"\b(?:tested positive|came back positive|positive|pos)\b")
 HEDGED_YES = re.compile(r"^(?:i think|i believe|i guess|i'm pretty sure|pretty sure|probably|most likely) (?:so|yes|yeah|i do|i have)$|"
                         r"^(?:i think|i believe) so$|^yes i think$|^yeah i think$|^probably$")
 

@@ -45,10 +45,17 @@ class Multi:
         return titles + standard("utter_buttons_not_sure")
 
     def parse(self, trial: Trial, question: Question, text: str, today: dt.date) -> Parsed:
-        return parse_multi(question, text)
+        return parse_multi(question, text, other_titles(trial, question))
 
 
-def parse_multi(question: Question, text: str) -> Parsed:
+def other_titles(trial: Trial, question: Question) -> tuple[str, ...]:
+    """The option titles of the trial's other grouped questions ("High blood pressure" is a heart
+    option; on the features question those words alone name none of its options)."""
+    return tuple(nphrase(o.title) for q in trial.questions if q is not question and q.type == Multi.name
+                 for o in q.options)
+
+
+def parse_multi(question: Question, text: str, elsewhere: tuple[str, ...] = ()) -> Parsed:
     """A grouped question: each option named is yes; "none" is no to all."""
     t = normalize(text)
     ids = [o.answer for o in question.options]
@@ -74,21 +81,29 @@ def parse_multi(question: Question, text: str) -> Parsed:
         elif not_me and any(has(t, p) for p in phrases):
             values[o.answer] = False      # "my dad has heart failure, not me"
     whole, t = t, mine
-    for m in re.finditer(r"\bthe ([a-z ]{3,30}?) one\b", whole):   # "the skin one": a word of the button's title
-        for o in question.options:
-            if has(nphrase(o.title), m[1]) and o.answer not in values:
-                values[o.answer] = True
+    for m in re.finditer(r"\b(not |no |never )?(?:the|that) ([a-z ]{3,30}?) one\b", whole):   # "(not) the skin one"
+        option = _titled(question, m[2])
+        if option is not None and (m[1] or option.answer not in values):
+            values[option.answer] = not m[1]
+    for i, c in enumerate(parts):   # a clause in the words of one button's title ("scarring lungs", "sores")
+        if not c.other_person:
+            option = _titled(question, c.text, elsewhere)
+            if option is not None and option.answer not in values:
+                after = " ".join(p.text for p in parts[i:i + 2])   # "my skin is thick, but it hasn't changed"
+                values[option.answer] = not c.negated and not (not question.uncontrolled and IMPROVING.search(after))
     if values:
         values = _read_segments(question, t, values)
-    excepted = re.search(r"\b(?:all|everything|all of them|all of these|all of those|all four|all three)\b.*?"
-                         r"\b(?:except|but not|apart from|other than)\b(.*)", whole)
+        # "just ILD", "ILD, nothing else", "no heart problems. BP normal": the others are a no
+        if ONLY.search(t) or any(GENERAL_NO.match(c.text) for c in parts if not c.other_person):
+            values = {a: values.get(a, False) for a in ids}
+    excepted = re.search(r"\b(?:all|everything|all of them|all of these|all of those|all four|all three|the whole thing)\b"
+                         r".*?\b(?:except|but not|apart from|other than)\b(.*)", whole)
     if excepted:
         named_after = excepted[1]
         values = {a: True for a in ids}
         for o in question.options:
-            words = re.sub(r"\b(?:the|one|ones|a|an)\b", " ", named_after).split()
             if any(has(named_after, nphrase(x)) for x in [o.title] + list(o.synonyms)) or \
-                    (words and has(nphrase(o.title), " ".join(words))):
+                    _titled(question, named_after) is o:
                 values[o.answer] = False
     if question.uncontrolled:
         out_of_control = re.search(r"\b(not|un|isn't|aren't|never|poorly|badly|out of|neither one is|neither is|"
@@ -99,14 +114,13 @@ def parse_multi(question: Question, text: str) -> Parsed:
         if has_any(t, UNSURE) and values:
             return Parsed({a: None for a in ids}, ACCEPTED)
         if controlled and not out_of_control and not any(values.values()):
-            # "it's all under control" / "my blood pressure is high but well controlled": none is out of control
+            # "it's all under control", "my blood pressure is high but well controlled": the question
+            # asks for what is NOT under control, and the reply says nothing is
             return Parsed({a: False for a in ids}, ACCEPTED)
     yn = read_yes_no(text)
     if not question.uncontrolled and values and has_any(t, UNSURE) and yn is not True:
         return Parsed({a: None for a in ids}, ACCEPTED)
     if values:
-        if yn is False and not any(values.values()) or all(v is False for v in values.values()):
-            return Parsed({a: values.get(a) for a in ids}, ACCEPTED)
         return Parsed({a: values.get(a) for a in ids}, ACCEPTED)
     none_words = [nphrase(x) for x in ([question.none.title] + list(question.none.synonyms))] if question.none else []
     if yn is False or (none_words and longest(t, none_words)):
@@ -116,6 +130,37 @@ def parse_multi(question: Question, text: str) -> Parsed:
     return Parsed(question_back=is_question_back(t, text))
 
 
+ONLY = re.compile(r"\b(?:only|nothing else|none of the others|no others?|that's it|thats it|that's all|"
+                  r"thats all|the rest no|none of the rest)\b")
+GENERAL_NO = re.compile(r"^(?:no|nope|none|nothing|nah|no others?|nothing else|none else|"
+                        r"no (?:other )?(?:\w+ )?(?:problems?|issues?|trouble|conditions?))$")
+STOP_WORDS = frozenset("a an the my i i'm im have has had got get with and or of in on one ones that those this is are "
+                       "was some bit little kind type lot".split())
+
+
+def _same_word(a: str, b: str) -> bool:
+    """One word a form of the other ("lung" / "lungs", "tight" / "tighter", "scarred" / "scarring")."""
+    short, long_ = sorted((a, b), key=len)
+    return len(short) >= 3 and (long_.startswith(short) or len(short) >= 5 and long_[:5] == short[:5])
+
+
+def _titled(question: Question, words: str, elsewhere: tuple[str, ...] = ()):
+    """The one option whose title holds every content word of `words` (or None, also when another
+    question's option title holds them all)."""
+    content = [w for w in re.findall(r"[a-z']+", words) if w not in STOP_WORDS and not context.NEGATION.match(w)]
+    if not content:
+        return None
+    found = [o for o in question.options if _covers(nphrase(o.title), content)]
+    if len(found) != 1 or any(_covers(title, content) for title in elsewhere):
+        return None
+    return found[0]
+
+
+def _covers(title: str, content: list[str]) -> bool:
+    title_words = re.findall(r"[a-z]+", title)
+    return all(any(_same_word(w, tw) for tw in title_words) for w in content)
+
+
 CONTROLLED = re.compile(r"\b(under control|controlled|well managed|managed well|stable|normal now|doing fine|fine now|"
                         r"(?:on|take|taking|takes)(?: \w+){0,3} (?:pills?|meds|medications?|medicines?|tablets?)(?! but)|"
                         r"is fine|are fine|fine with|ok now|okay now|good now|in check|normal with|happy with|no problems|"
@@ -123,11 +168,13 @@ CONTROLLED = re.compile(r"\b(under control|controlled|well managed|managed well|
                         r"all normal|all under control|all ok|all okay)\b")
 UNCONTROLLED = re.compile(r"\b(uncontrolled|not controlled|neither (one )?is controlled|none of them (are|is) controlled|not under control|out of control|isn't controlled|"
                           r"not well controlled|poorly controlled|can't get it (down|under control)|really high|too high|"
-                          r"very high|sky high|high even|not managed|struggling|even on|even with|despite)\b")
+                          r"very high|sky high|high even|not managed|struggling|even on|even with|despite|not great|not good|"
+                          r"neither one (?:is )?(?:great|good))\b")
 
 
 SEGMENT_NO = re.compile(r"^\W*(?:\w+\W+){0,3}?(?:no|nope|none|never|not really)\b(?! (?:longer|under|controlled|control))")
 IMPROVING = re.compile(r"\b(?:softening|softer|improving|getting better|better now|healed(?: up)?|went away|gone now|"
+                       r"(?:hasn't|has not|not|haven't|hasnt) changed|no change|same for years|stable|"
                        r"cleared up)\b")
 SEGMENT_YES = re.compile(r"\b(?:yes|yeah|yep|sometimes|on and off|off and on|definitely|def)\b")
 SEGMENT_CONTROLLED = re.compile(r"\b(?:fine|normal|good|ok|okay|stable|in range|borderline)\b")
