@@ -198,7 +198,8 @@ def parse_date(text: str, today: dt.date, date_order: str = "MDY") -> tuple[dt.d
         return today - dt.timedelta(days=7), True
     holiday = holiday_date(t, today)
     if holiday:
-        return holiday, True
+        # "on thanksgiving", "the day before halloween" is a day; "around easter", "till christmas" an estimate
+        return holiday, vague or not re.search(r"\b(?:on|the day (?:before|after))\b", t)
     m = re.search(r"\b(early|mid|middle of|late|end of|beginning of|start of) (this year|last year|(?:19|20)\d\d)\b", t)
     if m:
         year = today.year if m[2] == "this year" else today.year - 1 if m[2] == "last year" else int(m[2])
@@ -230,7 +231,8 @@ def parse_date(text: str, today: dt.date, date_order: str = "MDY") -> tuple[dt.d
     found = numeric_date(t, date_order, today) or named_date(t, today)
     if found:
         return found[0], found[1] or vague
-    m = re.search(r"\b(?:in|back in|since|during|of|stopped in|ended in|year)\s+((?:19|20)\d\d)\b", t) or \
+    m = re.search(r"\b(?:in|back in|since|during|of|stopped(?: in)?|ended(?: in)?|quit(?: in)?|finished(?: in)?|"
+                  r"year)\s+((?:19|20)\d\d)\b", t) or \
         re.fullmatch(r"((?:19|20)\d\d)", t)
     if m and int(m[1]) <= today.year:
         return min(dt.date(int(m[1]), 12, 31), today), True

@@ -54,6 +54,10 @@ CURRENT = ("still taking", "still on", "still getting", "still get", "still take
            "right now", "ongoing", "still do", "i get it every", "take it every", "on it still", "still using",
            "taking it now", "getting it now", "i'm taking", "im taking", "i am taking", "i get infusions",
            "get infusions", "my next dose", "next infusion", "weekly", "monthly", "biweekly", "every other week")
+NOT_THIS = re.compile(r"\b(?:not|no|never|but not|never had|never took)\s*$")
+ON_IT = re.compile(r"^(?:i'm |im |i am |still |currently )?(?:on|taking|getting) (?:it|them|one)(?: still| now)?$|"
+                   r"\b(?:getting|taking|on) (?:it|them) still\b")
+ON_NEXT = re.compile(r"\b(?:i'm|im|i am|currently|still) (?:on|taking|getting)\s*$")   # "I'm on" Humira
 NEVER = ("never", "not ever", "haven't had", "havent had", "have not had", "never had", "never taken", "never been on",
          "none", "not had", "never used", "never received", "don't take", "dont take", "do not take", "didn't have",
          "nope", "nah", "not taken")
@@ -106,7 +110,8 @@ def read_dose(trial: Trial, answer_id: str, segment: str, today: dt.date, date_o
         ended = (min(dt.date(int(year[1]), 12, 31), today), True) if year else parse_date(after, today, date_order)
         if ended and ended[0] <= today:
             return Parsed({answer_id: ended[0].isoformat()}, ACCEPTED, ended[1])
-    if (has_any(t, CURRENT) or EVERY_RE.search(t) or re.search(r"\bon (?:\w+ )?(?:now|right now|currently)\b", t)) and \
+    if (has_any(t, CURRENT) or EVERY_RE.search(t) or ON_IT.search(t) or
+            re.search(r"\bon (?:\w+ )?(?:now|right now|currently)\b", t)) and \
             not re.search(r"\b(stopped|quit|ended|ending|finished|completed|no longer|not anymore|used to|course)\b", t):
         return Parsed({answer_id: "current"}, ACCEPTED)
     m = MORE_THAN.search(t)
@@ -148,16 +153,26 @@ def read_dose(trial: Trial, answer_id: str, segment: str, today: dt.date, date_o
 
 def parse_last_dose(trial: Trial, question: Question, text: str, today: dt.date) -> Parsed:
     """A last-dose answer: this medicine's, plus any other medicine named in passing."""
-    order = trial.model.site.date_order
-    aid = question.answer
     t = normalize(text)
     for choice in question.choices:
         if t == nphrase(choice.title):
-            return Parsed({aid: choice.value}, ACCEPTED)
+            return Parsed({question.answer: choice.value}, ACCEPTED)
     parts = context.clauses(text, normalize)
-    if parts and all(c.other_person for c in parts if c.text):
-        return Parsed()                       # only about somebody else: asked again
+    parsed = _read_last_dose(trial, question, text, t, parts, today)
+    if parts and all(c.other_person for c in parts if c.text) and parsed.status == ACCEPTED:
+        # only about somebody else ("my wife finished Cytoxan in March"): most often someone typing
+        # for the patient, so read as the patient's and checked back; nothing filled in passing
+        parsed.status, parsed.others = CONFIRM, {}
+    return parsed
+
+
+def _read_last_dose(trial: Trial, question: Question, text: str, t: str, parts: list, today: dt.date) -> Parsed:
+    order = trial.model.site.date_order
+    aid = question.answer
     mentions = find_medicines(trial, t)
+    own_at = next((m[0] for m in mentions if m[2] == aid), None)
+    if own_at is not None and NOT_THIS.search(t[:own_at]):
+        return Parsed({aid: "never"}, ACCEPTED)   # "I'm on cellcept, not cytoxan"
     if mentions and any(c.text in BARE_NO for c in parts) and not any(
             parse_date(c.text, today, order) or has_any(c.text, CURRENT) for c in parts):
         return Parsed({aid: "never"}, ACCEPTED)   # "Cytoxan? no": an echo of the question, then a no
@@ -174,11 +189,13 @@ def parse_last_dose(trial: Trial, question: Question, text: str, today: dt.date)
     prefix = t[:bounds[0]]
     results: dict[str, Parsed] = {}
     last_good: Parsed | None = None
-    for _, qid, other_aid, exact in reversed(mentions):  # "Humira and IVIG 3 weeks ago": both 3 weeks
+    for at, qid, other_aid, exact in reversed(mentions):  # "Humira and IVIG 3 weeks ago": both 3 weeks
         if trial.answers[other_aid].type == "boolean":  # a "have you had any of these medicines?" question
             results[other_aid] = Parsed({other_aid: True}, ACCEPTED if exact else CONFIRM)
             continue
         piece = read_dose(trial, other_aid, pieces[other_aid], today, order)
+        if piece.status == REASK and piece.fallback is None and at == bounds[0] and ON_NEXT.search(prefix):
+            piece = Parsed({other_aid: "current"}, ACCEPTED)
         if piece.status == REASK and piece.fallback is None and last_good is not None:
             piece = Parsed({other_aid: next(iter(last_good.answers.values()))}, last_good.status, last_good.estimate)
         if piece.status == REASK and piece.fallback is None and prefix.strip():
