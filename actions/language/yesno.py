@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import replace
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from actions.language import context
@@ -104,6 +105,8 @@ def _clause_reading(clause: "context.Clause", question: Question | None, today: 
     if MINIMIZER.search(c):
         return False, "specific", True     # "nothing major", "they said it's fine": probably a no, checked back
     words = FILLER.sub(" ", c).split()
+    if words and words[0] in ("and", "but"):
+        words = words[1:]                    # "and no she's not"
     core = " ".join(words)
     if not core:
         return None
@@ -139,8 +142,9 @@ def _clause_reading(clause: "context.Clause", question: Question | None, today: 
     if question is not None and question.polarity == "negative" and clause.negated and EFFECT.search(c) and \
             not (words and words[0] in LEAD_NO and len(words) <= 2):
         return True, "specific", words[0] not in LEAD_YES   # "it hasn't helped": the negative restated
-    if NORMAL_RESULT.search(c) and (named or TEST_WORDS.search(c)):
-        return False, "specific", False     # "hep b test was fine", "kidney fine"
+    if NORMAL_RESULT.search(c) and (named or TEST_WORDS.search(c) or
+                                    question is not None and has_any(c, _name_words(tuple(question.names)))):
+        return False, "specific", False     # "hep b test was fine", "kidneys are ok now", "liver fine"
     if set(words) <= LEAD_YES | LEAD_NO | {"and", "or", "but", "also"} and set(words) & LEAD_YES and set(words) & LEAD_NO:
         return REASK, "none", False         # "yes and no": both, so neither
     if named or len(words) <= 6 and question is not None and question.names:
@@ -179,6 +183,12 @@ MINIMIZER = re.compile(r"\b(?:nothing major|nothing serious|not serious|nothing 
 TEST_POSITIVE = re.compile(r"\b(?:tested positive|came back positive|positive|pos)\b")
 HEDGED_YES = re.compile(r"^(?:i think|i believe|i guess|i'm pretty sure|pretty sure|probably|most likely) (?:so|yes|yeah|i do|i have)$|"
                         r"^(?:i think|i believe) so$|^yes i think$|^yeah i think$|^probably$")
+
+
+@lru_cache(maxsize=256)
+def _name_words(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The longer single words of a question's condition names ("kidney" from "kidney disease")."""
+    return tuple(sorted({w for n in names for w in nphrase(n).split() if len(w) >= 4 and w.isalpha()}))
 
 
 def _before_window(clause: str, question: Question, today: dt.date | None) -> bool:

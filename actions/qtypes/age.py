@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from actions.trial import AnswerSpec, Question, Trial
 
 
+FEELS = re.compile(r"\b(?:feel|feels|felt|look|looks|act|acts)\b")
+
+
 class Age:
     name: ClassVar[str] = "age"
     fields: ClassVar[frozenset[str]] = frozenset({"answer"})
@@ -51,9 +54,10 @@ def parse_age(text: str, today: dt.date, date_order: str = "MDY") -> int | str:
         return REASK
     t = normalize(text)
     parts = context.clauses(text, normalize)
-    mine = [c.text for c in parts if not c.other_person]
+    # "52. my husband is 60": the husband's age is not asked; "28 but I feel 80": a feeling is not an age
+    mine = [c.text for c in parts if not c.other_person and not FEELS.search(c.text)]
     if mine and len(mine) < len(parts):
-        t = " , ".join(mine)      # "52. my husband is 60": the husband's age is not asked
+        t = " , ".join(mine)
     if not t or has_any(t, UNSURE) or has_any(t, ("rather not", "prefer not", "none of your")):
         return REASK
     words_age = words_to_number(t) if re.search(r"\b(?:twenty|thirty|fort|fourty|fifty|sixty|seventy|eighty|ninety|"
@@ -71,6 +75,10 @@ def parse_age(text: str, today: dt.date, date_order: str = "MDY") -> int | str:
             return REASK
         age = today.year - born_date.year - ((today.month, today.day) < (born_date.month, born_date.day))
         return age if 0 < age <= 120 else REASK
+    # "I will be 70 on december 10": the day of a date is not an age (a birth date was read above)
+    t = re.sub(rf"\b(?:(?:on|in) )?(?:the )?(?:(?:{MONTH_RE})\.? \d{{1,2}}(?:st|nd|rd|th)?|"
+               rf"\d{{1,2}}(?:st|nd|rd|th)? (?:of )?(?:{MONTH_RE}))\b", " on a day ", t)
+    t = re.sub(r"\s+", " ", t).strip()
     if re.search(r"\d+\s*'?s\b|\b(mid|late|early|over|under|about|around|almost|nearly|roughly|approximately)\b|or so\b", t):
         return REASK
     if re.search(r"(^|\s)-\s*\d", t) or has(t, "born"):
@@ -85,7 +93,7 @@ def parse_age(text: str, today: dt.date, date_order: str = "MDY") -> int | str:
             return REASK
         if re.search(r"\b(will be|i'll be|turning|gonna be|going to be|i turn)\s+\d", t) or has(t, "next birthday") or \
                 re.search(r"^\d{1,3} (?:in|on|next|this coming|come) (?:" + MONTH_RE + r"|month|week|year|spring|"
-                          r"summer|fall|autumn|winter)\b", t):
+                          r"summer|fall|autumn|winter|a day)\b", t):
             return int(value) - 1     # "72 in january": the age they will be
         return int(value)
     if len(numbers) > 1:
