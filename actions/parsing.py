@@ -11,9 +11,11 @@ this module adds what holds for every type.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from actions.evaluator import rules_out
+from actions.language.words import QUESTION_RE, normalize
 from actions.qtypes import QUESTION_TYPES
 from actions.reading import ACCEPTED, CONFIRM, REASK, Parsed
 from actions.trial import Question, Trial, question_answer_ids
@@ -27,10 +29,21 @@ def parse_answer(trial: Trial, question: Question, text: str, today: dt.date, ta
     Nothing rules a patient out silently: a typed reading that by itself makes a criterion fail
     (a yes to HIV, a no to the diagnosis, an age under 18) is checked back before it counts.
     """
+    if not tapped and ASKS_WHAT_COUNTS.search(normalize(text)):
+        return Parsed(question_back=True)     # "not sure what counts as serious": answered with the help
     parsed = QUESTION_TYPES[question.type].parse(trial, question, text, today)
-    if parsed.status == ACCEPTED and not tapped and rules_out(trial, parsed.answers):
-        parsed.status = CONFIRM
+    if parsed.status == ACCEPTED and not tapped and (rules_out(trial, parsed.answers) or _asks_back(text)):
+        parsed.status = CONFIRM               # "is that chemo? I had chemo in 2012": checked back
     return parsed
+
+
+ASKS_WHAT_COUNTS = re.compile(r"\b(?:not sure|unsure|don't know|dont know|no idea) (?:what|if|whether|how|which) "
+                              r"(?:\w+ )?(?:counts|means|is meant|you mean|qualifies|you're asking|youre asking)\b")
+
+
+def _asks_back(text: str) -> bool:
+    """Whether the reply also asks us a question ("is that chemo?"), beside its answer."""
+    return any(QUESTION_RE.match(normalize(part)) for part in text.split("?")[:-1])
 
 
 def question_for_answer(trial: Trial, answer_id: str) -> Question | None:

@@ -45,7 +45,10 @@ class LastDose:
         return [c.title for c in question.choices]
 
     def parse(self, trial: Trial, question: Question, text: str, today: dt.date) -> Parsed:
-        return parse_last_dose(trial, question, text, today)
+        parsed = parse_last_dose(trial, question, text, today)
+        if parsed.status == ACCEPTED and parsed.estimate and context.HEDGE.search(normalize(text)):
+            parsed.status = CONFIRM     # "a month ago maybe": the date decides the washout, so checked back
+        return parsed
 
 
 CURRENT = ("still taking", "still on", "still getting", "still get", "still take", "currently", "i take it",
