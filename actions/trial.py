@@ -484,7 +484,7 @@ def _check_semantics(model: TrialModel, check: _Checker):
 def _check_question(q: Question, loc: tuple, answers: dict[str, AnswerSpec], known, check: _Checker) -> None:
     qtype = QUESTION_TYPES[q.type]
     for name in sorted(q.model_fields_set - COMMON_FIELDS - qtype.fields):
-        check.add(loc + (name,), f"'{name}' does not apply to a {q.type} question (it may use: "
+        check.add(loc + (name,), f"'{name}' does not apply to {'an' if q.type[0] in 'aeiou' else 'a'} {q.type} question (it may use: "
                                  f"{', '.join(sorted(qtype.fields)) or 'no other field'})")
     qtype.check(q, answers, lambda aid, path: known(aid, loc + path),
                 lambda path, message: check.add(loc + path, message))

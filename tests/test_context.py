@@ -24,7 +24,8 @@ CLAUSE_CUES = [
     ("hepatitis_c", "hep c? nope", "accepted", {"hepatitis_c": False}),
     # someone else's illness is not the patient's
     ("heart", "my dad has heart failure, not me", "accepted", {"heart_failure_uncontrolled": False}),
-    ("hepatitis_c", "my mom had hep C", "reask", {}),
+    # only about a relative: most often someone typing for the patient, so read and checked back
+    ("hepatitis_c", "my mom had hep C", "confirm", {"hepatitis_c": True}),
     ("features", "my sister has lung scarring, I have sores on my fingers", "accepted",
      {"digital_ulcers": True, "lung_fibrosis": None}),
     # a past event outside the question's window (criteria.yaml: window_days)
@@ -83,7 +84,7 @@ GENERAL_PATTERNS = [
     ("labs", "slightly low white count but they said its fine", "confirm", {"blood_kidney_liver_problem": False}),
     # last doses: an echo then a no, somebody else, holidays, "until", a next dose booked
     ("cyclophosphamide", "Cytoxan? no", "accepted", {"cyclophosphamide_last_dose": "never"}),
-    ("cyclophosphamide", "my wife had it last month", "reask", {}),
+    ("cyclophosphamide", "my wife had it last month", "confirm", {"cyclophosphamide_last_dose": "2026-10-31"}),
     ("ivig", "had octagam around easter", "accepted", {"ivig_last_dose": "2026-04-05"}),
     ("rituximab", "last round was around memorial day", "accepted", {"rituximab_last_dose": "2026-05-25"}),
     ("biologic", "humira until 2023, stopped because it didnt work", "accepted", {"biologic_last_dose": "2023-12-31"}),
@@ -107,6 +108,33 @@ GENERAL_PATTERNS = [
     ("cyclophosphamide", "stopped in jan '25", "accepted", {"cyclophosphamide_last_dose": "2025-01-31"}),
     ("rituximab", "my rheumatologist wants me to start it next month", "accepted", {"rituximab_last_dose": "never"}),
     ("pregnancy", "No (typing for my dad)", "accepted", {"pregnant_or_breastfeeding": False}),
+    # round four (set 6's patterns): a relative after "for" is not who the clause is about, "X is
+    # the patient", plural names, "positive", "yes and no", options in their titles' words, "only",
+    # "hasn't changed", medicines taken now or not at all, questions back, hedged dates
+    ("pregnancy", "still pumping for my daughter", "confirm", {"pregnant_or_breastfeeding": True}),
+    ("pregnancy", "my husband is the patient, and no he's not", "accepted", {"pregnant_or_breastfeeding": False}),
+    ("labs", "kidneys fine, liver fine", "accepted", {"blood_kidney_liver_problem": False}),
+    ("labs", "renal crisis years back, kidneys are ok now", "confirm", {"blood_kidney_liver_problem": False}),
+    ("hiv", "positive since 2010", "confirm", {"hiv": True}),
+    ("hepatitis_b", "yes and no", "reask", {}),
+    ("features", "everything except the lung pressure one", "accepted",
+     {"skin_worsening": True, "lung_fibrosis": True, "pulmonary_hypertension": False, "digital_ulcers": True}),
+    ("features", "scarring lungs. not the skin one", "accepted", {"lung_fibrosis": True, "skin_worsening": False}),
+    ("features", "only ILD", "accepted", {"lung_fibrosis": True, "skin_worsening": False, "digital_ulcers": False}),
+    ("features", "high blood pressure", "reask", {}),
+    ("heart", "pulmonary hypertension in my lungs", "reask", {}),
+    ("heart", "I take losartan for it", "confirm", {"hypertension_uncontrolled": False}),
+    ("heart", "HBP and CHF, both well controlled", "accepted",
+     {"hypertension_uncontrolled": False, "heart_failure_uncontrolled": False}),
+    ("ivig", "on it", "accepted", {"ivig_last_dose": "current"}),
+    ("biologic", "I'm on Enbrel", "accepted", {"biologic_last_dose": "current"}),
+    ("cyclophosphamide", "I'm on mycophenolate not cytoxan", "accepted", {"cyclophosphamide_last_dose": "never"}),
+    ("biologic", "Humira for years, stopped 2021", "accepted", {"biologic_last_dose": "2021-12-31"}),
+    ("cyclophosphamide", "is that chemo? I had chemo in 2015", "confirm", {"cyclophosphamide_last_dose": "2015-12-31"}),
+    ("cyclophosphamide", "two months ago I think", "confirm", {"cyclophosphamide_last_dose": "2026-09-25"}),
+    ("serious_infection", "not sure what counts as serious", "reask", {}),
+    ("age", "I will be 61 on march 2", "accepted", {"age": 60}),
+    ("age", "45 but I feel 90", "accepted", {"age": 45}),
 ]
 
 # a "no" just before the next option's name belongs to that option; healed or getting better is not

@@ -145,6 +145,8 @@ def _clause_reading(clause: "context.Clause", question: Question | None, today: 
     if NORMAL_RESULT.search(c) and (named or TEST_WORDS.search(c) or
                                     question is not None and has_any(c, _name_words(tuple(question.names)))):
         return False, "specific", False     # "hep b test was fine", "kidneys are ok now", "liver fine"
+    if clause.resolved and question is not None and has_any(c, _name_words(tuple(question.names))):
+        return False, "specific", False     # "kidneys recovered"
     if set(words) <= LEAD_YES | LEAD_NO | {"and", "or", "but", "also"} and set(words) & LEAD_YES and set(words) & LEAD_NO:
         return REASK, "none", False         # "yes and no": both, so neither
     if named or len(words) <= 6 and question is not None and question.names:
@@ -179,7 +181,7 @@ EFFECT = re.compile(r"\b(?:help|helps|helped|helping|work|works|worked|working|i
 MINIMIZER = re.compile(r"\b(?:nothing major|nothing serious|not serious|nothing bad|minor|mild|just a little|"
                        r"a little (?:high|low)|slightly|(?:dr|doctor|doc|they|he|she) (?:is |was |isn't |wasn't )?not "
                        r"worried|(?:they|dr|doctor|doc) said (?:it's|its|it is|it was) (?:fine|ok|okay|nothing)|"
-                       r"nothing to worry about|just a cold)\b")
+                       r"nothing to worry about|(?:said )?not to worry|no need to worry|just a cold)\b")
 TEST_POSITIVE = re.compile(r"\b(?:tested positive|came back positive|positive|pos)\b")
 HEDGED_YES = re.compile(r"^(?:i think|i believe|i guess|i'm pretty sure|pretty sure|probably|most likely) (?:so|yes|yeah|i do|i have)$|"
                         r"^(?:i think|i believe) so$|^yes i think$|^yeah i think$|^probably$")

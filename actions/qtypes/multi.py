@@ -18,7 +18,7 @@ from actions.language.words import UNSURE, has, has_any, is_question_back, longe
     phrase_pattern
 from actions.language.yesno import read_yes_no
 from actions.qtypes.base import Known, Report, Standard
-from actions.reading import ACCEPTED, Parsed
+from actions.reading import ACCEPTED, CONFIRM, Parsed
 
 if TYPE_CHECKING:
     from actions.trial import AnswerSpec, Question, Trial
@@ -49,10 +49,12 @@ class Multi:
 
 
 def other_titles(trial: Trial, question: Question) -> tuple[str, ...]:
-    """The option titles of the trial's other grouped questions ("High blood pressure" is a heart
-    option; on the features question those words alone name none of its options)."""
-    return tuple(nphrase(o.title) for q in trial.questions if q is not question and q.type == Multi.name
-                 for o in q.options)
+    """The option names of the trial's other grouped questions ("High blood pressure" is a heart
+    option; on the features question those words alone name none of its options; "high blood
+    pressure in my lungs" is a features option, and names no heart option)."""
+    own = {nphrase(x) for o in question.options for x in [o.title] + list(o.synonyms)}
+    return tuple(sorted({nphrase(x) for q in trial.questions if q is not question and q.type == Multi.name
+                         for o in q.options for x in [o.title] + list(o.synonyms)} - own, key=len, reverse=True))
 
 
 def parse_multi(question: Question, text: str, elsewhere: tuple[str, ...] = ()) -> Parsed:
@@ -72,10 +74,13 @@ def parse_multi(question: Question, text: str, elsewhere: tuple[str, ...] = ()) 
     values: dict[str, Any] = {}
     parts = context.clauses(text, normalize)
     mine = " , ".join(c.text for c in parts if not c.other_person) if parts else t
+    mine = _without(mine, elsewhere, [nphrase(x) for o in question.options for x in [o.title] + list(o.synonyms)])
     not_me = any(c.not_me for c in parts)
     for o in question.options:
         phrases = [nphrase(x) for x in [o.title] + list(o.synonyms)]
-        hits = [p for p in phrases if has(mine, p)]
+        # "low blood pressure" is not "High blood pressure"
+        opposite = "low " if nphrase(o.title).startswith("high ") else None
+        hits = [p for p in phrases if has(mine, p) and not (opposite and has(mine, opposite + p))]
         if hits:
             values[o.answer] = False if all(only_negated(mine, p) for p in hits) else True
         elif not_me and any(has(t, p) for p in phrases):
@@ -111,12 +116,17 @@ def parse_multi(question: Question, text: str, elsewhere: tuple[str, ...] = ()) 
                                    r"can't get it (down|under control)|really high|too high|very high|sky high|high even", t) \
             or bool(UNCONTROLLED.search(t))
         controlled = CONTROLLED.search(t)
+        if values and BOTH.search(t) and (out_of_control or controlled):
+            values = {a: bool(out_of_control) for a in values}   # "CHF and high BP, both under control"
         if has_any(t, UNSURE) and values:
             return Parsed({a: None for a in ids}, ACCEPTED)
         if controlled and not out_of_control and not any(values.values()):
             # "it's all under control", "my blood pressure is high but well controlled": the question
-            # asks for what is NOT under control, and the reply says nothing is
-            return Parsed({a: False for a in ids}, ACCEPTED)
+            # asks for what is NOT under control, and the reply says nothing is; a medicine's name alone
+            # ("I take lisinopril for it") says so less surely: checked back
+            only_medicine = re.match(r"(?:take|taking|takes) \w+ for\b", controlled.group(0)) and \
+                not re.search(r"\b(?:control|controlled|fine|normal|stable|good|ok|okay|managed)\b", t)
+            return Parsed({a: False for a in ids}, CONFIRM if only_medicine else ACCEPTED)
     yn = read_yes_no(text)
     if not question.uncontrolled and values and has_any(t, UNSURE) and yn is not True:
         return Parsed({a: None for a in ids}, ACCEPTED)
@@ -130,12 +140,24 @@ def parse_multi(question: Question, text: str, elsewhere: tuple[str, ...] = ()) 
     return Parsed(question_back=is_question_back(t, text))
 
 
+BOTH = re.compile(r"\b(?:both|neither one|neither|all of them|all three|each of them|none of them)\b")
 ONLY = re.compile(r"\b(?:only|nothing else|none of the others|no others?|that's it|thats it|that's all|"
                   r"thats all|the rest no|none of the rest)\b")
 GENERAL_NO = re.compile(r"^(?:no|nope|none|nothing|nah|no others?|nothing else|none else|"
                         r"no (?:other )?(?:\w+ )?(?:problems?|issues?|trouble|conditions?))$")
 STOP_WORDS = frozenset("a an the my i i'm im have has had got get with and or of in on one ones that those this is are "
                        "was some bit little kind type lot".split())
+
+
+def _without(t: str, elsewhere: tuple[str, ...], own: list[str]) -> str:
+    """The text without another question's option names ("high blood pressure in my lungs" on the
+    heart question), except inside a longer name of our own ("pulmonary hypertension")."""
+    own_spans = [m.span() for p in own for m in phrase_pattern(p).finditer(t)]
+    for phrase in elsewhere:
+        for m in reversed(list(phrase_pattern(phrase).finditer(t))):
+            if not any(a <= m.start() and m.end() <= b and b - a > m.end() - m.start() for a, b in own_spans):
+                t = t[:m.start()] + " , " + t[m.end():]
+    return t
 
 
 def _same_word(a: str, b: str) -> bool:
@@ -163,10 +185,11 @@ def _covers(title: str, content: list[str]) -> bool:
 
 CONTROLLED = re.compile(r"\b(under control|controlled|well managed|managed well|stable|normal now|doing fine|fine now|"
                         r"(?:on|take|taking|takes)(?: \w+){0,3} (?:pills?|meds|medications?|medicines?|tablets?)(?! but)|"
+                        r"(?:take|taking|takes) \w+ for (?:it|them|that|my|blood|bp|high)|"
                         r"is fine|are fine|fine with|ok now|okay now|good now|in check|normal with|happy with|no problems|"
                         r"no issues|no trouble|managed|well treated|all good|all fine|everything is fine|everything's fine|"
                         r"all normal|all under control|all ok|all okay)\b")
-UNCONTROLLED = re.compile(r"\b(uncontrolled|not controlled|neither (one )?is controlled|none of them (are|is) controlled|not under control|out of control|isn't controlled|"
+UNCONTROLLED = re.compile(r"\b(uncontrolled|not controlled|neither (one )?is (?:really |very |well )?controlled|none of them (are|is) controlled|not under control|out of control|isn't controlled|"
                           r"not well controlled|poorly controlled|can't get it (down|under control)|really high|too high|"
                           r"very high|sky high|high even|not managed|struggling|even on|even with|despite|not great|not good|"
                           r"neither one (?:is )?(?:great|good))\b")

@@ -13,6 +13,7 @@ a no).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import TYPE_CHECKING, ClassVar
 
 from actions.language.medicines import find_medicines
@@ -55,7 +56,12 @@ class YesNo:
                 value = question.answer in named
         if value == REASK:
             return reask(text, t)
+        if value is True and question.medicines and STOPPED.search(t):
+            weak = True     # "tocilizumab ended in 2022" to "taking, or recently had": how recent? checked back
         return Parsed({question.answer: value}, CONFIRM if weak else ACCEPTED)
+
+
+STOPPED = re.compile(r"\b(?:stopped|ended|quit|finished|no longer|not anymore|used to|came off|went off)\b")
 
 
 def names_elsewhere(trial: Trial, question: Question) -> tuple[str, ...]:
