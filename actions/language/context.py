@@ -19,7 +19,8 @@ CLAUSE_SPLIT = re.compile(r"\s*(?:[,;!?()]|\.(?!\d)|\s-\s|\b(?:but|though|althou
 RELATIVE = (r"mom|mum|mother|dad|father|husband|wife|spouse|partner|son|daughter|sister|brother|sibling|aunt|uncle|"
             r"cousin|grandma|grandmother|grandpa|grandfather|granny|friend|boyfriend|girlfriend|kid|child|niece|"
             r"nephew|neighbou?r|family|fianc[eé]e?|stepdad|stepmom|in-law|coworker")
-OTHER_PERSON = re.compile(rf"(?<!\bfor )(?<!\bwith )(?<!\bto )(?<!\bfrom )\b(?:my|his|her|our|their)\s+(?:\w+\s+)?"
+# a relative after "for", "with", "to", "from" or a verb in -ing ("nursing my son") is not who the clause is about
+OTHER_PERSON = re.compile(rf"(?<!\bfor )(?<!\bwith )(?<!\bto )(?<!\bfrom )(?<!ing )\b(?:my|his|her|our|their)\s+(?:\w+\s+)?"
                           rf"(?:{RELATIVE})s?\b|"
                           r"\b(?:he|she|they)(?:'s| has| had| have| is| was| got| gets| did)\b|\bruns in (?:my|the) family\b")
 FIRST_PERSON = re.compile(r"\b(?:i|i've|i'd|me|myself|mine)\b")

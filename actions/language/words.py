@@ -82,7 +82,8 @@ UNSURE = ("not sure", "unsure", "maybe", "idk", "i don't know", "i dont know", "
 NO_HEDGES = ("not that i know of", "not that i'm aware", "not that im aware", "not that i am aware", "i don't think so",
              "i dont think so", "don't think so", "dont think so", "i do not think so", "not as far as i know",
              "not to my knowledge", "none that i know of", "probably not", "i doubt it", "not as far as i'm aware",
-             "not as far as i am aware", "not that i've been told", "nobody's told me")
+             "not as far as i am aware", "not that i've been told", "nobody's told me", "not that anyone told me",
+             "not that anyone said")
 LEAD_YES = {"yes", "yeah", "yep", "yup", "yea", "ya", "y", "yess", "yes.", "yah", "yas", "yesss", "correct", "affirmative",
             "absolutely", "definitely", "sure", "true", "si", "sí"}
 LEAD_NO = {"no", "nope", "nah", "n", "nop", "noo", "nooo", "never", "negative", "nay", "false", "none", "nunca"}

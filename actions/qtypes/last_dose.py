@@ -176,9 +176,9 @@ def _read_last_dose(trial: Trial, question: Question, text: str, t: str, parts: 
     own_at = next((m[0] for m in mentions if m[2] == aid), None)
     if own_at is not None and NOT_THIS.search(t[:own_at]):
         return Parsed({aid: "never"}, ACCEPTED)   # "I'm on cellcept, not cytoxan"
-    if mentions and any(c.text in BARE_NO for c in parts) and not any(
+    if (mentions or "?" in text) and any(c.text in BARE_NO for c in parts) and not any(
             parse_date(c.text, today, order) or has_any(c.text, CURRENT) for c in parts):
-        return Parsed({aid: "never"}, ACCEPTED)   # "Cytoxan? no": an echo of the question, then a no
+        return Parsed({aid: "never"}, ACCEPTED)   # "Cytoxan? no", "chemo? no": an echo or a question, then a no
     if not mentions:
         parsed = read_dose(trial, aid, t, today, order)
         if parsed.status == REASK and parsed.fallback is None:
