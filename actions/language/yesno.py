@@ -84,7 +84,8 @@ def _reading_of(patient: list, t: str):
     if primary:
         if len(set(primary)) == 1:
             # "pregnant, not breastfeeding": a name alone beside a named negation, checked back
-            echoed = primary[0] is False and any(r[1] == "echo" for r in patient)
+            echoed = primary[0] is False and any(r[1] == "echo" for r in patient) and \
+                any(r[1] == "specific" for r in patient)
             return primary[0], weak or echoed
         specific = [r[0] for r in patient if r[1] == "specific" and r[0] is not None and r[0] is not REASK]
         return (specific if specific and len(set(specific)) == 1 else primary)[-1], True
