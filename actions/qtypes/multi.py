@@ -178,6 +178,17 @@ def _titled(question: Question, words: str, elsewhere: tuple[str, ...] = ()):
     return found[0]
 
 
+def _title_word(question: Question, option, t: str):
+    """Where `t` first uses a word found only in this option's title ("skin", "ulcers"), or None."""
+    others = {w for o in question.options if o is not option for w in re.findall(r"[a-z]+", nphrase(o.title))}
+    own = [w for w in re.findall(r"[a-z]+", nphrase(option.title))
+           if len(w) >= 4 and w not in STOP_WORDS and not any(_same_word(w, x) for x in others)]
+    for m in re.finditer(r"[a-z]+", t):
+        if len(m[0]) >= 4 and any(_same_word(m[0], w) for w in own):
+            return m
+    return None
+
+
 def _covers(title: str, content: list[str]) -> bool:
     title_words = re.findall(r"[a-z]+", title)
     return all(any(_same_word(w, tw) for tw in title_words) for w in content)
@@ -215,6 +226,10 @@ def _read_segments(question: Question, t: str, values: dict[str, Any]) -> dict[s
             if m:
                 spots.append((m.start(), o.answer))
                 break
+        else:   # named only by a word of its own title ("lung scarring. skin is stable")
+            m = _title_word(question, o, t)
+            if m is not None:
+                spots.append((m.start(), o.answer))
     spots.sort()
     out = dict(values)
     for i, (start, answer) in enumerate(spots):
@@ -225,9 +240,12 @@ def _read_segments(question: Question, t: str, values: dict[str, Any]) -> dict[s
         name_end = next((m.end() for p in _option_phrases(question, answer) for m in [phrase_pattern(p).search(part)] if m),
                         0)
         after = part[name_end:]
-        if i + 1 < len(spots):   # a "no" just before the next option's name is that option's ("ILD but no PAH")
-            after = re.sub(r"(?:\b(?:no|not|never|nope|none|without|but)\W*)+$", "", after.rstrip(" ,.;"))
-        if SEGMENT_NO.search(after) and not UNCONTROLLED.search(after) or \
+        if i + 1 < len(spots) and not re.search(r"[,;.]\s*$", after):
+            # a "no" just before the next option's name is that option's ("ILD but no PAH"; not "PAH no, ulcers")
+            after = re.sub(r"(?:\b(?:no|not|never|nope|none|without|but)\W*)+$", "", after.rstrip())
+        said_yes = SEGMENT_YES.search(after)
+        denied = SEGMENT_NO.search(after) and not (said_yes and said_yes.start() < SEGMENT_NO.search(after).end() - 1)
+        if denied and not UNCONTROLLED.search(after) or \
                 not question.uncontrolled and (context.RESOLVED.search(after) or IMPROVING.search(after)):
             out[answer] = False   # denied, healed, or getting better: not (or no longer) present
         elif question.uncontrolled:
@@ -237,7 +255,7 @@ def _read_segments(question: Question, t: str, values: dict[str, Any]) -> dict[s
             elif CONTROLLED.search(part) or SEGMENT_CONTROLLED.search(after) or context.RESOLVED.search(part) or \
                     re.search(r"\bno (?:problems|issues|trouble) since\b", part):
                 out[answer] = False
-        elif SEGMENT_YES.search(after):
+        elif said_yes:
             out[answer] = True
     return out
 
