@@ -74,9 +74,10 @@ def contact_text(trial: Trial, domain: DomainDict) -> str:
 
 def question_buttons(question: Question, domain: DomainDict) -> List[Dict[str, str]]:
     """The quick-reply buttons of a question; each payload carries its title."""
-    titles = QUESTION_TYPES[question.type].button_titles(
-        question, lambda response: [b["title"] for b in response_buttons(domain, response)])
-    return [{"title": t, "payload": "/inform" + _json({question.id: t})} for t in titles]
+    qtype = QUESTION_TYPES[question.type]
+    titles = qtype.button_titles(question, lambda response: [b["title"] for b in response_buttons(domain, response)])
+    return [{"title": t, "payload": "/inform" + _json({question.id: v})}
+            for t, v in zip(titles, qtype.button_payloads(question, titles))]
 
 
 def _json(value: Any) -> str:
@@ -158,13 +159,27 @@ class ValidatePrescreenForm(FormValidationAction):
             question = trial.questions_by_id.get(slot)
             if question is None or value is None or isinstance(value, dict):
                 continue
-            validated = self.read_answer(trial, question, str(value), dispatcher, tracker, domain)
+            picked = QUESTION_TYPES[question.type].from_payload(question, value)
+            if picked is not None:   # several choices tapped together ("Done"): a complete answer
+                validated = self.read_picked(trial, question, picked, value, dispatcher, tracker, domain)
+            else:
+                validated = self.read_answer(trial, question, str(value), dispatcher, tracker, domain)
             events += [SlotSet(k, v) for k, v in validated.items()]
         if events:   # a changed answer can make later questions no longer apply: their answers are dropped
             slots = {**tracker.slots, **{e["name"]: e["value"] for e in events if e.get("event") == "slot"}}
             events += [SlotSet(step.question.id, None) for step in form.walk(trial, slots)
                        if step.applies is False and step.answer is not None]
         return events
+
+    def read_picked(self, trial: Trial, question: Question, picked: Parsed, value: Any, dispatcher: CollectingDispatcher,
+                    tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        """The slot values for choices tapped together; their titles stand for the patient's words."""
+        if picked.status != ACCEPTED:
+            dispatcher.utter_message(text=response_text(domain, "utter_stale_button"))
+            return {question.id: None}
+        titles = {o.answer: o.title for o in question.options}
+        text = ", ".join(titles[a] for a in value) if value else (question.none.title if question.none else "")
+        return self.accept(trial, question, _slot_value(picked, text), tracker)
 
     def read_answer(self, trial: Trial, question: Question, text: str, dispatcher: CollectingDispatcher,
                     tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:

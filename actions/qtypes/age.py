@@ -14,7 +14,7 @@ from actions.language import context
 from actions.language.dates import MONTH_RE, named_date, numeric_date
 from actions.language.numbers import words_to_number
 from actions.language.words import UNSURE, has, has_any, normalize
-from actions.qtypes.base import Known, Report, Standard, check_single_answer, reask, single_answer
+from actions.qtypes.base import Known, QuestionType, Report, check_single_answer, reask
 from actions.reading import ACCEPTED, REASK, Parsed
 
 if TYPE_CHECKING:
@@ -24,18 +24,12 @@ if TYPE_CHECKING:
 FEELS = re.compile(r"\b(?:feel|feels|felt|look|looks|act|acts)\b")
 
 
-class Age:
+class Age(QuestionType):
     name: ClassVar[str] = "age"
     fields: ClassVar[frozenset[str]] = frozenset({"answer"})
 
-    def answer_ids(self, question: Question) -> list[str]:
-        return single_answer(question)
-
     def check(self, question: Question, answers: dict[str, AnswerSpec], known: Known, report: Report) -> None:
         check_single_answer(question, answers, known, report, "integer")
-
-    def button_titles(self, question: Question, standard: Standard) -> list[str]:
-        return []
 
     def parse(self, trial: Trial, question: Question, text: str, today: dt.date) -> Parsed:
         value = parse_age(text, today, trial.model.site.date_order)

@@ -8,7 +8,7 @@ their buttons, and how a typed reply (or a tapped button's title) is read.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Callable, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from actions.language.words import is_question_back
 from actions.reading import Parsed
@@ -26,8 +26,9 @@ Standard = Callable[[str], list[str]]
 COMMON_FIELDS = frozenset({"id", "type", "text", "help", "ask_if"})
 
 
-class QuestionType(Protocol):
-    """One kind of question (yes_no, age, choice, multi, last_dose, ...)."""
+class QuestionType:
+    """One kind of question (yes_no, age, choice, multi, last_dose, ...): each type is a subclass,
+    registered in actions/qtypes/__init__.py. The defaults fit a question that fills one answer."""
 
     name: ClassVar[str]
     # the question fields this type uses, beyond id, type, text, help and ask_if
@@ -35,15 +36,27 @@ class QuestionType(Protocol):
 
     def answer_ids(self, question: Question) -> list[str]:
         """The data-dictionary answers a question of this type fills."""
+        return [question.answer] if question.answer else []
 
     def check(self, question: Question, answers: dict[str, AnswerSpec], known: Known, report: Report) -> None:
         """Report what is wrong with a question of this type in a criteria file."""
+        raise NotImplementedError
 
     def button_titles(self, question: Question, standard: Standard) -> list[str]:
         """The titles of the question's quick-reply buttons (empty: typed answers only)."""
+        return []
+
+    def button_payloads(self, question: Question, titles: list[str]) -> list[Any]:
+        """What each button sends as the question's value (by default its title, read like a typed reply)."""
+        return list(titles)
+
+    def from_payload(self, question: Question, value: Any) -> Parsed | None:
+        """A button value that is not text (a multi question's list of ids), or None."""
+        return None
 
     def parse(self, trial: Trial, question: Question, text: str, today: dt.date) -> Parsed:
         """Read a reply (typed, or a tapped button's title) as an answer to the question."""
+        raise NotImplementedError
 
 
 def check_single_answer(question: Question, answers: dict[str, AnswerSpec], known: Known, report: Report,
@@ -54,10 +67,6 @@ def check_single_answer(question: Question, answers: dict[str, AnswerSpec], know
     elif known(question.answer, ("answer",)) and answers[question.answer].type != answer_type:
         report(("answer",), f"a {question.type} question fills a {answer_type} answer; "
                             f"{question.answer!r} is {answers[question.answer].type}")
-
-
-def single_answer(question: Question) -> list[str]:
-    return [question.answer] if question.answer else []
 
 
 def reask(text: str, t: str) -> Parsed:

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, ClassVar
 
 from actions.language import context
 from actions.language.words import LEAD_NO, LEAD_YES, UNSURE, has_any, is_question_back, longest, normalize, nphrase
-from actions.qtypes.base import Known, Report, Standard, reask
+from actions.qtypes.base import Known, QuestionType, Report, Standard, reask
 from actions.reading import ACCEPTED, CONFIRM, Parsed
 
 if TYPE_CHECKING:
     from actions.trial import AnswerSpec, Question, Trial
 
 
-class ChoiceType:
+class ChoiceType(QuestionType):
     name: ClassVar[str] = "choice"
     fields: ClassVar[frozenset[str]] = frozenset({"choices"})
 

@@ -19,7 +19,7 @@ from actions.language.dates import (COUNT_RE, UNIT_RE, count_of, date_ago, fuzzy
 from actions.language.medicines import find_medicines
 from actions.language.words import LEAD_NO, UNSURE, has_any, is_question_back, longest, normalize, nphrase
 from actions.language.yesno import BARE_NO
-from actions.qtypes.base import Known, Report, Standard, check_single_answer, single_answer
+from actions.qtypes.base import Known, QuestionType, Report, Standard, check_single_answer
 from actions.reading import ACCEPTED, CONFIRM, REASK, Parsed
 
 if TYPE_CHECKING:
@@ -28,12 +28,9 @@ if TYPE_CHECKING:
 LAST_DOSE_WORDS = ("never", "current", "not_recent")
 
 
-class LastDose:
+class LastDose(QuestionType):
     name: ClassVar[str] = "last_dose"
     fields: ClassVar[frozenset[str]] = frozenset({"answer", "medicines", "choices"})
-
-    def answer_ids(self, question: Question) -> list[str]:
-        return single_answer(question)
 
     def check(self, question: Question, answers: dict[str, AnswerSpec], known: Known, report: Report) -> None:
         check_single_answer(question, answers, known, report, "last_dose")

@@ -17,14 +17,14 @@ from actions.language import context
 from actions.language.words import UNSURE, has, has_any, is_question_back, longest, normalize, nphrase, only_negated, \
     phrase_pattern
 from actions.language.yesno import read_yes_no
-from actions.qtypes.base import Known, Report, Standard
+from actions.qtypes.base import Known, QuestionType, Report, Standard
 from actions.reading import ACCEPTED, CONFIRM, Parsed
 
 if TYPE_CHECKING:
     from actions.trial import AnswerSpec, Question, Trial
 
 
-class Multi:
+class Multi(QuestionType):
     name: ClassVar[str] = "multi"
     fields: ClassVar[frozenset[str]] = frozenset({"options", "none", "uncontrolled"})
 
@@ -43,6 +43,22 @@ class Multi:
         if question.none:
             titles.append(question.none.title)
         return titles + standard("utter_buttons_not_sure")
+
+    def button_payloads(self, question: Question, titles: list[str]) -> list[Any]:
+        """An option's button sends a list with its answer id (several are sent together after
+        "Done"), "None of these" an empty list; "Not sure" its title."""
+        ids = [[o.answer] for o in question.options] + ([[]] if question.none else [])
+        return ids + titles[len(ids):]
+
+    def from_payload(self, question: Question, value: Any) -> Parsed | None:
+        """A list of answer ids picked with the buttons: those are yes, the others no (the question
+        said "tap all that apply"); an empty list is "none of these"; an unknown id is asked again."""
+        if not isinstance(value, list):
+            return None
+        ids = [o.answer for o in question.options]
+        if not all(isinstance(v, str) and v in ids for v in value):
+            return Parsed()
+        return Parsed({a: a in value for a in ids}, ACCEPTED)
 
     def parse(self, trial: Trial, question: Question, text: str, today: dt.date) -> Parsed:
         return parse_multi(question, text, other_titles(trial, question))

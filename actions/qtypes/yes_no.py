@@ -19,20 +19,17 @@ from typing import TYPE_CHECKING, ClassVar
 from actions.language.medicines import find_medicines
 from actions.language.words import QUESTION_RE, normalize, nphrase
 from actions.language.yesno import read_yes_no_reading
-from actions.qtypes.base import Known, Report, Standard, check_single_answer, reask, single_answer
+from actions.qtypes.base import Known, QuestionType, Report, Standard, check_single_answer, reask
 from actions.reading import ACCEPTED, CONFIRM, REASK, Parsed
 
 if TYPE_CHECKING:
     from actions.trial import AnswerSpec, Question, Trial
 
 
-class YesNo:
+class YesNo(QuestionType):
     name: ClassVar[str] = "yes_no"
     fields: ClassVar[frozenset[str]] = frozenset({"answer", "names", "means_yes", "means_no", "means_unknown",
                                                   "medicines", "extra_choices", "polarity", "window_days"})
-
-    def answer_ids(self, question: Question) -> list[str]:
-        return single_answer(question)
 
     def check(self, question: Question, answers: dict[str, AnswerSpec], known: Known, report: Report) -> None:
         check_single_answer(question, answers, known, report, "boolean")

@@ -1,16 +1,21 @@
-"""The website widget: /widget.js, its CSS, the demo page, and CORS for embedding."""
+"""The website widget: /widget.js, its CSS, its texts, the demo page, and CORS for embedding."""
 
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
+import yaml
 from flask import Blueprint, Flask, Response, current_app, render_template, request
 
 from bot.widget import cors
 
 STATIC = Path(__file__).resolve().parent / "static"
+TEXTS = Path(__file__).resolve().parent / "texts"
+DEFAULT_LANG = "en"
 SITE_MARK = "{} /*@site*/"
 
 bp = Blueprint("widget", __name__, template_folder="templates")
@@ -40,6 +45,51 @@ def _serve(body: str, mimetype: str) -> Response:
     response.add_etag()
     return response.make_conditional(request)
 
+
+# -- the widget's own words ---------------------------------------------------------------
+
+def languages() -> list[str]:
+    """The languages the widget has texts for (one file per language: texts/<code>.yml)."""
+    return sorted(p.stem for p in TEXTS.glob("*.yml"))
+
+
+@lru_cache(maxsize=16)
+def _load_texts(lang: str, mtime_ns: int) -> dict[str, Any]:
+    data = yaml.safe_load((TEXTS / f"{lang}.yml").read_text(encoding="utf-8")) or {}
+    texts = data.get("texts") or {}
+    if not isinstance(texts, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in texts.items()):
+        raise ValueError(f"bot/widget/texts/{lang}.yml: `texts` must map names to strings")
+    return {"locale": str(data.get("locale") or lang), "texts": texts}
+
+
+def texts_for(lang: str) -> dict[str, Any]:
+    """The texts of `lang`, each missing one taken from English; `lang` is the language served."""
+    base = _load_texts(DEFAULT_LANG, (TEXTS / f"{DEFAULT_LANG}.yml").stat().st_mtime_ns)
+    if lang == DEFAULT_LANG:
+        return {"lang": lang, **base}
+    own = _load_texts(lang, (TEXTS / f"{lang}.yml").stat().st_mtime_ns)
+    return {"lang": lang, "locale": own["locale"], "texts": {**base["texts"], **own["texts"]}}
+
+
+def pick_language(asked: str | None) -> str:
+    """"es-MX" -> "es" if there is es.yml; anything unknown, malformed or missing -> English."""
+    code = (asked or "").strip().lower().replace("_", "-").split("-")[0]
+    if re.fullmatch(r"[a-z]{2,3}", code) and (TEXTS / f"{code}.yml").is_file():
+        return code
+    return DEFAULT_LANG
+
+
+@bp.get("/widget/texts")
+def widget_texts() -> Response:
+    """The widget's texts in one language, and the trial's recruitment status, as JSON."""
+    trial = current_app.extensions["prescreen_trial"]
+    body = texts_for(pick_language(request.args.get("lang")))
+    body["status"] = trial.model.status
+    body["status_notice"] = trial.model.status_notice or None
+    return _serve(json.dumps(body, ensure_ascii=False, sort_keys=True), "application/json")
+
+
+# -- the files ------------------------------------------------------------------------------
 
 @bp.get("/widget.js")
 def widget_js() -> Response:

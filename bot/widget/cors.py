@@ -1,6 +1,7 @@
 """Cross-origin rules for embedding the widget on other sites.
 
-Only the chat webhook is shared across origins, and only with the origins
+Only the chat webhook and the widget's texts (/widget/texts, fetched by
+widget.js) are shared across origins, and only with the origins
 listed in the `ALLOWED_ORIGINS` setting (`PRESCREEN_ALLOWED_ORIGINS`, bot.config),
 comma-separated, e.g. `https://trial.example.org,https://www.example.org`.
 Any other origin gets no `Access-Control-Allow-Origin`, so the browser refuses
@@ -15,7 +16,7 @@ from typing import Iterable
 
 from flask import Flask, Response, current_app, request
 
-CORS_PATHS = frozenset({"/webhooks/rest/webhook"})
+CORS_PATHS = frozenset({"/webhooks/rest/webhook", "/widget/texts"})
 ORIGIN_RE = re.compile(r"^https?://[^/\s?#]+$")
 EXTENSION = "prescreen_allowed_origins"
 
@@ -42,7 +43,7 @@ def parse_origins(value: str | Iterable[str] | None, source: str = "PRESCREEN_AL
 
 
 def add_cors_headers(response: Response) -> Response:
-    """After-request hook: CORS headers on the webhook for allowed origins only."""
+    """After-request hook: CORS headers on the shared paths, for allowed origins only."""
     if request.path not in CORS_PATHS:
         return response
     response.vary.add("Origin")
