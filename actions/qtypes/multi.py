@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from actions.language import context
@@ -68,9 +69,9 @@ def other_titles(trial: Trial, question: Question) -> tuple[str, ...]:
     """The option names of the trial's other grouped questions ("High blood pressure" is a heart
     option; on the features question those words alone name none of its options; "high blood
     pressure in my lungs" is a features option, and names no heart option)."""
-    own = {nphrase(x) for o in question.options for x in [o.title] + list(o.synonyms)}
+    own = {p for o in question.options for p in _names(o)}
     return tuple(sorted({nphrase(x) for q in trial.questions if q is not question and q.type == Multi.name
-                         for o in q.options for x in [o.title] + list(o.synonyms)} - own, key=len, reverse=True))
+                         for o in q.options for x in _names(o)} - own, key=len, reverse=True))
 
 
 def parse_multi(question: Question, text: str, elsewhere: tuple[str, ...] = ()) -> Parsed:
@@ -90,10 +91,10 @@ def parse_multi(question: Question, text: str, elsewhere: tuple[str, ...] = ()) 
     values: dict[str, Any] = {}
     parts = context.clauses(text, normalize)
     mine = " , ".join(c.text for c in parts if not c.other_person) if parts else t
-    mine = _without(mine, elsewhere, [nphrase(x) for o in question.options for x in [o.title] + list(o.synonyms)])
+    mine = _without(mine, elsewhere, [p for o in question.options for p in _names(o)])
     not_me = any(c.not_me for c in parts)
     for o in question.options:
-        phrases = [nphrase(x) for x in [o.title] + list(o.synonyms)]
+        phrases = _names(o)
         # "low blood pressure" is not "High blood pressure"
         opposite = "low " if nphrase(o.title).startswith("high ") else None
         hits = [p for p in phrases if has(mine, p) and not (opposite and has(mine, opposite + p))]
@@ -123,7 +124,7 @@ def parse_multi(question: Question, text: str, elsewhere: tuple[str, ...] = ()) 
         named_after = excepted[1]
         values = {a: True for a in ids}
         for o in question.options:
-            if any(has(named_after, nphrase(x)) for x in [o.title] + list(o.synonyms)) or \
+            if any(has(named_after, x) for x in _names(o)) or \
                     _titled(question, named_after) is o:
                 values[o.answer] = False
     if question.uncontrolled:
@@ -194,6 +195,18 @@ def _titled(question: Question, words: str, elsewhere: tuple[str, ...] = ()):
     return found[0]
 
 
+def _names(option) -> list[str]:
+    """An option's names, normalized: its title, the title without its bracketed abbreviation and
+    the abbreviation alone ("Scarring of the lungs (ILD)": "scarring of the lungs", "ild"), its synonyms."""
+    return list(_names_of(option.title, tuple(option.synonyms)))
+
+
+@lru_cache(maxsize=512)
+def _names_of(title: str, synonyms: tuple[str, ...]) -> tuple[str, ...]:
+    forms = [title, re.sub(r"\s*\([^)]*\)", "", title), *re.findall(r"\(([^)]+)\)", title), *synonyms]
+    return tuple(dict.fromkeys(nphrase(x) for x in forms if x.strip()))
+
+
 def _title_word(question: Question, option, t: str):
     """Where `t` first uses a word found only in this option's title ("skin", "ulcers"), or None."""
     others = {w for o in question.options if o is not option for w in re.findall(r"[a-z]+", nphrase(o.title))}
@@ -237,7 +250,7 @@ def _read_segments(question: Question, t: str, values: dict[str, Any]) -> dict[s
     lungs no"; for "uncontrolled" groups: "HTN uncontrolled, CHF controlled")."""
     spots = []
     for o in question.options:
-        for p in [nphrase(x) for x in [o.title] + list(o.synonyms)]:
+        for p in _names(o):
             m = phrase_pattern(p).search(t)
             if m:
                 spots.append((m.start(), o.answer))
@@ -278,6 +291,6 @@ def _read_segments(question: Question, t: str, values: dict[str, Any]) -> dict[s
 
 def _option_phrases(question: Question, answer: str) -> list[str]:
     option = next(o for o in question.options if o.answer == answer)
-    return sorted((nphrase(x) for x in [option.title] + list(option.synonyms)), key=len, reverse=True)
+    return sorted(_names(option), key=len, reverse=True)
 
 
