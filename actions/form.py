@@ -75,15 +75,14 @@ def next_question(trial: Trial, slots: Mapping[str, Any]) -> str | None:
 
 
 def progress(trial: Trial, slots: Mapping[str, Any], question_id: str) -> tuple[int, int]:
-    """(step, total): this question's number and about how many will be asked."""
-    step, total = 0, 0
-    for s in walk(trial, slots):
-        if s.applies is False:
-            continue
-        total += 1
-        if s.question.id == question_id:
-            step = total
-    return step, max(total, step)
+    """(step, total) for "Question N of M" (DESIGN §5): the questions the patient answers, in order;
+    N is this question's place among them (it goes back when the patient goes back, and no number
+    is skipped going forward), M counts those answered or still able to apply, so it only shrinks.
+    A question answered in passing (given with another) is never asked, so never counted."""
+    counted = [s.question.id for s in walk(trial, slots) if s.applies is not False and (
+        s.question.id == question_id or s.answer is None or not s.answer.get("given_with"))]
+    step = counted.index(question_id) + 1 if question_id in counted else len(counted)
+    return step, max(len(counted), step)
 
 
 def result_for(trial: Trial, slots: Mapping[str, Any], today: dt.date) -> dict[str, Any]:

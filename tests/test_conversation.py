@@ -275,7 +275,7 @@ def test_every_question_carries_custom_question_and_progress(patient, trial):
         assert set(q["answer_ids"]) <= set(trial.answers)
         assert 1 <= q["step"] <= q["total"] <= len(trial.questions)
         message = next(r for r in patient.replies if question_of([r]))
-        assert f"Question {q['step']} of about {q['total']}" in message["text"]
+        assert f"Question {q['step']} of {q['total']}" in message["text"]
         assert question.text.split()[0] in message["text"]
         if question.type != "age":
             assert message.get("buttons"), message
@@ -283,6 +283,37 @@ def test_every_question_carries_custom_question_and_progress(patient, trial):
     patient.confirm_review()
     assert patient.result["outcome"] == "likely_eligible"
     assert seen[0] == "age" and len(seen) == len(set(seen))
+
+
+def test_the_counter_is_steady(patient):
+    """Question N of M (issue 13, item 7): N goes 1, 2, 3 without a gap, also past a question answered
+    in passing, and back when the patient goes back; M never grows."""
+    patient.start()
+    shown = []
+    for _ in range(30):
+        q = patient.question
+        if q is None:
+            break
+        shown.append((q["id"], q["step"], q["total"]))
+        if q["id"] == "cyclophosphamide":
+            patient.says("never had cytoxan, and rituximab never either")   # rituximab answered in passing
+        else:
+            patient.answer(ELIGIBLE[q["id"]])
+    steps = [step for _, step, _ in shown]
+    totals = [total for _, _, total in shown]
+    assert steps == list(range(1, len(steps) + 1)), shown
+    assert totals == sorted(totals, reverse=True), shown
+    assert "rituximab" not in [qid for qid, _, _ in shown]
+    assert totals[-1] == steps[-1]
+
+
+def test_the_counter_goes_back_with_the_patient(patient):
+    patient.start()
+    for _ in range(3):
+        patient.answer(ELIGIBLE[patient.question["id"]])
+    before = patient.question["step"]
+    patient.says("go back")
+    assert patient.question["step"] == before - 1
 
 
 @pytest.mark.parametrize("ivig, route_asked", [

@@ -171,8 +171,7 @@ def _read_last_dose(trial: Trial, question: Question, text: str, t: str, parts: 
     aid = question.answer
     mentions = find_medicines(trial, t)
     own_at = next((m[0] for m in mentions if m[2] == aid), None)
-    if own_at is not None and NOT_THIS.search(t[:own_at]):
-        return Parsed({aid: "never"}, ACCEPTED)   # "I'm on cellcept, not cytoxan"
+    denied = own_at is not None and bool(NOT_THIS.search(t[:own_at]))   # "I'm on cellcept, not cytoxan"
     if (mentions or "?" in text) and any(c.text in BARE_NO for c in parts) and not any(
             parse_date(c.text, today, order) or has_any(c.text, CURRENT) for c in parts):
         return Parsed({aid: "never"}, ACCEPTED)   # "Cytoxan? no", "chemo? no": an echo or a question, then a no
@@ -208,7 +207,9 @@ def _read_last_dose(trial: Trial, question: Question, text: str, t: str, parts: 
             last_good = piece
         results[other_aid] = piece
     own = results.pop(aid, None)
-    if own is None:
+    if denied:
+        own = Parsed({aid: "never"}, ACCEPTED)
+    elif own is None:
         own = read_dose(trial, aid, prefix, today, order) if prefix.strip() else Parsed()
     by_answer = {q.answer: q.id for q in trial.questions if q.answer}
     own.others = {by_answer[a]: p.answers for a, p in results.items()

@@ -1,7 +1,9 @@
 /* Prescreening chat widget: plain JavaScript, no dependencies, no other hosts.
    Embed: <script src="https://HOST/widget.js" data-server="https://HOST" defer></script>
    Optional: data-idle-minutes (default 30), data-timeout-ms (default 10000),
-   data-title (panel heading), data-today (YYYY-MM-DD, test servers only). */
+   data-title (panel heading), data-lang (texts' language; default the page's, else en),
+   data-today (YYYY-MM-DD, test servers only).
+   Every word the patient sees comes from GET /widget/texts (bot/widget/texts/<lang>.yml). */
 (function () {
   "use strict";
   if (window.__prescreenWidget) return;
@@ -12,20 +14,33 @@
   var cfg = (script && script.dataset) || {};
   var SERVER = (cfg.server || (script ? new URL(script.src, location.href).origin : location.origin)).replace(/\/+$/, "");
   var IDLE = (parseFloat(cfg.idleMinutes) > 0 ? parseFloat(cfg.idleMinutes) : 30) * 60000;
+  var WARN = IDLE >= 240000 ? 120000 : IDLE / 2;  // the warning comes this long before the end
   var TIMEOUT = parseInt(cfg.timeoutMs, 10) > 0 ? parseInt(cfg.timeoutMs, 10) : 10000;
   var TODAY = /^\d{4}-\d{2}-\d{2}$/.test(cfg.today || "") ? cfg.today : null;
-  var TITLE = cfg.title || SITE.short || SITE.title || "Study prescreen";
+  var LANG = cfg.lang || document.documentElement.lang || "en";
   var KEY = "prescreen-widget:" + SERVER;
   var MAXLEN = SITE.max_length;  // the server's PRESCREEN_MAX_MESSAGE_LENGTH, filled in by /widget.js
+  var INFORM = /^\/inform(\{[\s\S]*\})$/;
 
-  var st, busy = false, ctl = null, seq = 0, notice = null;
-  var root, launcher, panel, log, progress, bar, typing, alertBox, form, input, pendingEl = null;
+  var TX = {}, LOCALE = "en-US", RECRUITING = true, NOTICE = null, TITLE;
+  var st, busy = false, ctl = null, seq = 0, notice = null, retry = null, wiping = 0;
+  var root, launcher, panel, head, names, title, log, progress, bar, typing, alertBox, warnBox, statusBox,
+    form, input, menuBtn, menu, modal, confirmNo, pendingEl = null, lastFocus = null;
 
   // ---- small helpers -------------------------------------------------------
+  function t(key, vars) {
+    return String(TX[key] != null ? TX[key] : key).replace(/\{(\w+)\}/g, function (m, k) {
+      return vars && vars[k] != null ? vars[k] : m;
+    });
+  }
   function el(tag, cls, text) {
     var e = document.createElement(tag);
     if (cls) e.className = cls;
     if (text != null) e.textContent = text;
+    return e;
+  }
+  function attrs(e, a) {
+    for (var k in a) e.setAttribute(k, a[k]);
     return e;
   }
   function button(cls, text, onClick) {
@@ -34,13 +49,26 @@
     b.addEventListener("click", onClick);
     return b;
   }
-  function sr(text) { return el("span", "psw-sr", text); }
+  function sr(text) { return el("span", "psw-sr", text + " "); }
   function hex(bytes) {
     var a = new Uint8Array(bytes);
     crypto.getRandomValues(a);
     return Array.prototype.map.call(a, function (x) { return (x + 256).toString(16).slice(1); }).join("");
   }
   function coarse() { return window.matchMedia && matchMedia("(pointer: coarse)").matches; }
+  function span(ms) {  // "2 minutes", "30 seconds"
+    var n = ms >= 60000 ? Math.round(ms / 60000) : Math.max(1, Math.round(ms / 1000));
+    var unit = ms >= 60000 ? "minute" : "second";
+    return t(n === 1 ? unit : unit + "s", { n: n });
+  }
+  function longDate(iso) {  // "2027-02-28" -> "February 28, 2027"
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(iso || "")) {
+      var d = new Date();
+      iso = d.getFullYear() + "-" + ("0" + (d.getMonth() + 1)).slice(-2) + "-" + ("0" + d.getDate()).slice(-2);
+    }
+    return new Intl.DateTimeFormat(LOCALE, { month: "long", day: "numeric", year: "numeric", timeZone: "UTC" })
+      .format(new Date(iso + "T00:00:00Z"));
+  }
 
   // ---- the stored copy (localStorage, same site only) ------------------------
   function fresh() { return { v: 1, sender: null, items: [], open: false, last: Date.now(), pending: null, draft: "" }; }
@@ -53,7 +81,7 @@
   }
   function expired(s) { return !s || !(Date.now() - s.last < IDLE); }
   function save(touch) {
-    if (touch) st.last = Date.now();
+    if (touch) { st.last = Date.now(); hideWarn(); }
     if (!st.sender) return;
     try { localStorage.setItem(KEY, JSON.stringify(st)); } catch (e) { /* full or disabled */ }
   }
@@ -62,8 +90,9 @@
   }
 
   // ---- text: paragraphs, line breaks and "- " lists, as text nodes only --------
-  function addText(parent, text) {
+  function addText(parent, text, skip) {
     String(text || "").split(/\n[ \t]*\n/).forEach(function (block) {
+      if (skip && block.trim() === skip) return;
       var list = null, para = null;
       block.split("\n").forEach(function (line) {
         var m = /^\s*[-\u2022]\s+(.*)$/.exec(line);
@@ -81,151 +110,287 @@
 
   // ---- the widget's DOM ------------------------------------------------------
   function build() {
-    root = el("aside", "psw");
-    root.setAttribute("aria-label", "Study prescreening chat");
-    launcher = button("psw-launcher", null, open);
+    root = attrs(el("aside", "psw"), { "aria-label": t("region"), lang: TX.lang || "en" });
+    launcher = attrs(button("psw-launcher", null, open), { "aria-expanded": "false", "aria-controls": "psw-panel" });
     launcher.appendChild(el("span", "psw-launcher-dot"));
-    launcher.appendChild(document.createTextNode("Chat: is this study for me?"));
-    launcher.setAttribute("aria-expanded", "false");
-    launcher.setAttribute("aria-controls", "psw-panel");
+    launcher.appendChild(document.createTextNode(t("launcher")));
 
-    panel = el("div", "psw-panel");
+    panel = attrs(el("div", "psw-panel"), { role: "dialog", "aria-modal": "false", "aria-labelledby": "psw-title" });
     panel.id = "psw-panel";
     panel.hidden = true;
     panel.tabIndex = -1;
-    panel.setAttribute("role", "dialog");
-    panel.setAttribute("aria-modal", "false");
-    panel.setAttribute("aria-labelledby", "psw-title");
-    panel.addEventListener("keydown", function (e) {
-      if (e.key === "Escape" || e.key === "Esc") { e.preventDefault(); close(); }
-    });
+    panel.addEventListener("keydown", onKey);
 
-    var head = panel.appendChild(el("div", "psw-head"));
+    head = panel.appendChild(el("div", "psw-head"));
     var row = head.appendChild(el("div", "psw-head-row"));
-    var names = row.appendChild(el("div", "psw-names"));
-    names.appendChild(el("p", "psw-kicker", "Prescreening chat"));
-    var h = names.appendChild(el("h2", "psw-title", TITLE));
-    h.id = "psw-title";
-    var x = row.appendChild(button("psw-close", "\u00d7", close));
-    x.setAttribute("aria-label", "Close chat");
-    x.title = "Close chat (Esc)";
-    progress = head.appendChild(el("p", "psw-progress"));
+    names = row.appendChild(el("div", "psw-names"));
+    names.appendChild(el("p", "psw-kicker", t("kicker")));
+    title = names.appendChild(el("h2", "psw-title", TITLE));
+    title.id = "psw-title";
+    progress = names.appendChild(el("p", "psw-progress"));
     progress.id = "psw-progress";
     progress.hidden = true;
-    bar = head.appendChild(el("progress", "psw-bar"));
-    bar.setAttribute("aria-hidden", "true");
-    bar.hidden = true;
-    var tools = head.appendChild(el("div", "psw-tools"));
-    tools.setAttribute("role", "group");
-    tools.setAttribute("aria-label", "Conversation");
-    tools.appendChild(button("psw-tool", "Start over", function () { send("/restart", "Start over"); }));
-    tools.appendChild(button("psw-tool", "Talk to a person", function () { send("/human", "Talk to a person"); }));
-    tools.appendChild(button("psw-tool", "End and clear", endAndClear));
 
-    log = panel.appendChild(el("div", "psw-log"));
-    log.setAttribute("role", "log");
-    log.setAttribute("aria-live", "polite");
-    log.setAttribute("aria-label", "Conversation messages");
+    var wrap = row.appendChild(el("div", "psw-menu-wrap"));
+    menuBtn = attrs(wrap.appendChild(button("psw-menu-btn", t("menu"), function () { menu.hidden ? openMenu() : closeMenu(true); })),
+      { "aria-expanded": "false", "aria-controls": "psw-menu" });
+    menu = attrs(wrap.appendChild(el("ul", "psw-menu")), { "aria-label": t("menu_label") });
+    menu.id = "psw-menu";
+    menu.hidden = true;
+    [["talk_to_person", function () { send("/human", t("talk_to_person")); }],
+     ["start_over", function () { send("/restart", t("start_over")); }],
+     ["end_clear", openConfirm]].forEach(function (m) {
+      menu.appendChild(el("li")).appendChild(button("psw-menu-item", t(m[0]), function () { closeMenu(false); m[1](); }));
+    });
+    wrap.addEventListener("focusout", function (e) { if (!wrap.contains(e.relatedTarget) && e.relatedTarget) closeMenu(false); });
+    document.addEventListener("click", function (e) { if (!menu.hidden && !wrap.contains(e.target)) closeMenu(false); }, true);
+
+    attrs(row.appendChild(button("psw-close", "\u00d7", close)), { "aria-label": t("close"), title: t("close_tip") });
+    bar = attrs(head.appendChild(el("progress", "psw-bar")), { "aria-hidden": "true" });
+    bar.hidden = true;
+
+    statusBox = attrs(panel.appendChild(el("div", "psw-status")), { role: "status" });
+    statusBox.hidden = RECRUITING;
+
+    log = attrs(panel.appendChild(el("div", "psw-log")), { role: "log", "aria-live": "polite", "aria-label": t("log") });
     log.tabIndex = 0;
 
-    typing = panel.appendChild(el("div", "psw-typing"));
-    typing.setAttribute("role", "status");
+    typing = attrs(panel.appendChild(el("div", "psw-typing")), { role: "status" });
     typing.hidden = true;
-    typing.appendChild(el("span", "psw-dots")).setAttribute("aria-hidden", "true");
-    typing.appendChild(el("span", null, "The assistant is typing\u2026"));
+    attrs(typing.appendChild(el("span", "psw-dots")), { "aria-hidden": "true" });
+    typing.appendChild(el("span", null, t("typing")));
 
-    alertBox = panel.appendChild(el("div", "psw-alert"));
-    alertBox.setAttribute("role", "alert");
+    alertBox = attrs(panel.appendChild(el("div", "psw-alert")), { role: "alert" });
+    warnBox = attrs(panel.appendChild(el("div", "psw-warn")), { role: "alert" });
 
     form = panel.appendChild(el("form", "psw-form"));
-    var label = form.appendChild(el("label", "psw-sr", "Your message"));
+    var label = form.appendChild(el("label", "psw-sr", t("input_label")));
     label.htmlFor = "psw-input";
-    input = form.appendChild(el("input", "psw-input"));
+    input = attrs(form.appendChild(el("input", "psw-input")), { enterkeyhint: "send" });
     input.id = "psw-input";
     input.type = "text";
     input.autocomplete = "off";
     input.maxLength = MAXLEN;
-    input.placeholder = "Type your answer\u2026";
-    input.setAttribute("enterkeyhint", "send");
-    input.addEventListener("input", function () { st.draft = input.value; save(false); });
-    var sendBtn = form.appendChild(el("button", "psw-send", "Send"));
-    sendBtn.type = "submit";
+    input.placeholder = t("input_hint");
+    input.addEventListener("input", function () { st.draft = input.value; save(true); });
+    form.appendChild(el("button", "psw-send", t("send"))).type = "submit";
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       var text = input.value.trim();
       if (text) send(text, text);
     });
 
+    // "End and clear" asks first, in the panel
+    modal = panel.appendChild(el("div", "psw-modal"));
+    modal.hidden = true;
+    var box = attrs(modal.appendChild(el("div", "psw-dialog")),
+      { role: "alertdialog", "aria-modal": "true", "aria-labelledby": "psw-confirm-title", "aria-describedby": "psw-confirm-text" });
+    box.appendChild(el("h3", null, t("confirm_title"))).id = "psw-confirm-title";
+    box.appendChild(el("p", null, t("confirm_text"))).id = "psw-confirm-text";
+    var btns = box.appendChild(el("div", "psw-dialog-buttons"));
+    btns.appendChild(button("psw-yes", t("confirm_yes"), confirmClear));
+    confirmNo = btns.appendChild(button("psw-no", t("confirm_no"), function () { closeConfirm(); }));
+
     root.appendChild(launcher);
     root.appendChild(panel);
     document.body.appendChild(root);
   }
 
+  function onKey(e) {
+    if (e.key === "Tab" && !modal.hidden) {  // keep the focus in the question
+      var b = modal.querySelectorAll("button"), first = b[0], last = b[b.length - 1];
+      if (e.shiftKey ? document.activeElement === first : document.activeElement === last) {
+        e.preventDefault();
+        (e.shiftKey ? last : first).focus();
+      }
+    }
+    if (e.key !== "Escape" && e.key !== "Esc") return;
+    e.preventDefault();
+    if (!modal.hidden) closeConfirm();
+    else if (!menu.hidden) closeMenu(true);
+    else close();
+  }
+
+  // ---- the menu and the confirmation ---------------------------------------------
+  function openMenu() {
+    menu.hidden = false;
+    menuBtn.setAttribute("aria-expanded", "true");
+    menu.querySelector("button").focus();
+  }
+  function closeMenu(focus) {
+    if (menu.hidden) return;
+    menu.hidden = true;
+    menuBtn.setAttribute("aria-expanded", "false");
+    if (focus) menuBtn.focus();
+  }
+  function setInert(on) {
+    [head, statusBox, log, typing, alertBox, warnBox, form].forEach(function (e) { e.inert = on; });
+  }
+  function openConfirm() {
+    lastFocus = menuBtn;
+    modal.hidden = false;
+    setInert(true);
+    confirmNo.focus();
+  }
+  function closeConfirm(refocus) {
+    modal.hidden = true;
+    setInert(false);
+    if (refocus !== false && lastFocus) lastFocus.focus();
+  }
+  function confirmClear() {
+    var sender = st.sender;
+    closeConfirm(false);
+    reset(sender ? t("clearing") : t("cleared"));
+    if (sender) wipe(sender, notice);
+    var b = log.querySelector(".psw-new");
+    if (b && !panel.hidden) b.focus();
+  }
+  function wipe(sender, shown) {  // "delete my answers" on the server, for a conversation this browser forgot
+    var mine = ++wiping;
+    var step = function (text) { return request(sender, text, hex(16)); };
+    step("/delete_data").then(function () { return step("/confirm_delete"); }).then(function (replies) {
+      return replies.some(function (r) { return r && r.custom && r.custom.conversation_deleted; });
+    }, function () { return false; }).then(function (gone) {
+      if (mine !== wiping || notice !== shown) return;  // a new conversation began meanwhile
+      notice = t(gone ? "cleared" : "clear_failed");
+      retry = gone ? null : function () { notice = t("clearing"); retry = null; renderAll(); wipe(sender, notice); };
+      renderAll();
+    });
+  }
+
   // ---- rendering -------------------------------------------------------------
+  function toggleOf(payload) {  // '/inform{"q":["a"]}' -> {q: "q", id: "a"}: one of several answers
+    var m = INFORM.exec(payload), o;
+    if (!m) return null;
+    try { o = JSON.parse(m[1]); } catch (e) { return null; }
+    var keys = Object.keys(o || {});
+    if (keys.length !== 1 || !Array.isArray(o[keys[0]]) || o[keys[0]].length !== 1 || typeof o[keys[0]][0] !== "string") return null;
+    return { q: keys[0], id: o[keys[0]][0] };
+  }
+
   function bubble(item) {
     var me = item.w === "me";
     var div = el("div", "psw-msg " + (me ? "psw-me" : item.r ? "psw-bot psw-result" : "psw-bot"));
-    div.appendChild(sr(me ? "You said: " : "Assistant: "));
+    div.appendChild(sr(t(me ? "you_said" : "assistant_said")));
     var body = div.appendChild(el("div", "psw-text"));
     if (me) body.textContent = item.t; else addText(body, item.t);
     if (item.b && item.b.length) {
-      var group = div.appendChild(el("div", "psw-choices"));
-      group.setAttribute("role", "group");
-      group.setAttribute("aria-label", "Answer choices");
-      group._item = item;
-      item.b.forEach(function (choice) {
-        // "change my last answer" is not an answer: set apart, on its own line
-        var aside = String(choice.payload) === "/go_back";
-        var b = group.appendChild(button(aside ? "psw-choice psw-aside" : "psw-choice", String(choice.title), function () {
-          if (busy || item.done) return;
-          item.pick = choice.payload;
-          send(String(choice.payload), String(choice.title));
-        }));
-        b._payload = choice.payload;
+      var toggles = item.b.map(function (c) { return toggleOf(c.payload); });
+      var multi = toggles.some(Boolean), last = -1;
+      toggles.forEach(function (x, i) { if (x) last = i; });
+      if (multi) div.appendChild(el("p", "psw-hint", t("pick_all")));
+      var group = attrs(div.appendChild(el("div", "psw-choices")), { role: "group", "aria-label": t("choices") });
+      div._item = item;
+      div._btns = [];
+      item.sel = item.sel || [];
+      item.b.forEach(function (choice, i) {
+        var aside = choice.payload === "/go_back", b;
+        if (toggles[i]) {
+          b = attrs(button("psw-choice psw-toggle", choice.title, function () {
+            if (busy || item.done) return;
+            var at = item.sel.indexOf(i);
+            if (at < 0) item.sel.push(i); else item.sel.splice(at, 1);
+            item.sel.sort(function (a, c) { return a - c; });
+            save(true);
+            refreshChoices();
+          }), { "aria-pressed": "false" });
+          b._toggle = i;
+        } else {
+          // "change my last answer" is not an answer: set apart, on its own line
+          b = button(aside ? "psw-choice psw-aside" : "psw-choice", choice.title, function () {
+            if (busy || item.done) return;
+            item.pick = choice.payload;
+            item.sel = [];
+            send(choice.payload, choice.title);
+          });
+          b._payload = choice.payload;
+        }
+        group.appendChild(b);
+        div._btns.push(b);
+        if (i === last) {
+          var done = button("psw-choice psw-done", t("done"), function () {
+            if (busy || item.done || !item.sel.length) return;
+            var ids = {};
+            ids[toggles[last].q] = item.sel.map(function (j) { return toggles[j].id; });
+            item.pick = "done";
+            send("/inform" + JSON.stringify(ids), item.sel.map(function (j) { return item.b[j].title; }).join(", "));
+          });
+          done._done = true;
+          group.appendChild(done);
+          div._btns.push(done);
+        }
       });
     }
     if (item.r) {
-      div.appendChild(button("psw-print-btn", "Print or save my result", function () { printResult(item); }));
+      div.appendChild(button("psw-print-btn", t("print"), function () { printResult(item); }));
     }
     return div;
   }
 
   function refreshChoices() {
-    var groups = log.querySelectorAll(".psw-choices");
-    for (var i = 0; i < groups.length; i++) {
-      var item = groups[i]._item, bs = groups[i].children;
+    var msgs = log.querySelectorAll(".psw-msg");
+    for (var i = 0; i < msgs.length; i++) {
+      var item = msgs[i]._item, bs = msgs[i]._btns || [];
       for (var j = 0; j < bs.length; j++) {
-        bs[j].disabled = busy || !!item.done;
-        bs[j].classList.toggle("psw-picked", item.pick === bs[j]._payload);
+        var b = bs[j], off = busy || !!item.done, on;
+        if (b._toggle != null) {
+          on = item.sel.indexOf(b._toggle) >= 0;
+          b.setAttribute("aria-pressed", on ? "true" : "false");
+          on = on && item.pick === "done";
+        } else if (b._done) {
+          on = item.pick === "done";
+          off = off || !item.sel.length;
+        } else {
+          on = item.pick === b._payload;
+        }
+        b.disabled = off;
+        b.classList.toggle("psw-picked", !!on && !!item.done);
       }
     }
   }
 
   function refreshProgress() {
-    var text = null, step = 0, total = 0;
+    var text = null, step = 0, total = 0, started = false;
     for (var i = st.items.length - 1; i >= 0; i--) {
       var it = st.items[i];
-      if (it.r) { text = "All questions answered"; break; }
-      if (it.v) { text = "Please check your answers"; break; }
-      if (it.q) {
+      if (it.w === "me" || it.q || it.v || it.r) started = true;
+      if (text) continue;
+      if (it.r) text = t("all_answered");
+      else if (it.v) text = t("check_answers");
+      else if (it.q) {
         step = +it.q.step || 0;
         total = Math.max(+it.q.total || 0, step);
-        text = "Question " + step + " of about " + total;
-        break;
+        text = t("question_of", { step: step, total: total });
       }
     }
+    started = started || !!st.pending;
     progress.hidden = !text;
     progress.textContent = text || "";
     bar.hidden = !total;
     if (total) { bar.max = total; bar.value = step; }
+    // after Start the header shrinks to one line: the conversation gets the room
+    panel.classList.toggle("psw-compact", started);
+    names.classList.toggle("psw-has-progress", !!text);
+    statusBox.hidden = RECRUITING || started;
+  }
+
+  function showStatus() {
+    // the study is not taking part now: say so before Start (filled in again on opening, so it is read out)
+    statusBox.textContent = "";
+    if (RECRUITING) return;
+    statusBox.appendChild(el("p", "psw-status-head", NOTICE || t("not_recruiting")));
+    statusBox.appendChild(el("p", null, t("go_on_anyway")));
   }
 
   function showNotice() {
     if (!notice) return;
-    var div = log.appendChild(el("div", "psw-msg psw-note"));
+    var div = attrs(log.appendChild(el("div", "psw-msg psw-note")), { role: "status" });
     div.appendChild(el("p", null, notice));
-    div.appendChild(button("psw-choice psw-new", "Start a new conversation", function () {
+    if (retry) div.appendChild(button("psw-choice psw-again", t("try_again"), retry));
+    div.appendChild(button("psw-choice psw-new", t("new_chat"), function () {
       notice = null;
+      retry = null;
+      wiping++;
       renderAll();
       start();
       panel.focus();
@@ -237,10 +402,10 @@
     pendingEl = null;
     showNotice();
     st.items.forEach(function (item) { log.appendChild(bubble(item)); });
-    if (st.pending) showPending("Not sent yet");
+    if (st.pending) showPending(t("not_sent"));
     refreshChoices();
     refreshProgress();
-    if (st.pending && !busy) showError("Your last message has not been sent yet.");
+    if (st.pending && !busy) showError(t("unsent"));
     else clearError();
     if (document.activeElement !== input) input.value = st.draft || "";
     log.scrollTop = log.scrollHeight;
@@ -250,7 +415,7 @@
     if (!st.pending || st.pending.d == null) return;
     if (!pendingEl) {
       pendingEl = el("div", "psw-msg psw-me psw-pending");
-      pendingEl.appendChild(sr("You said: "));
+      pendingEl.appendChild(sr(t("you_said")));
       pendingEl.appendChild(el("div", "psw-text", st.pending.d));
       pendingEl.appendChild(el("span", "psw-state"));
       log.appendChild(pendingEl);
@@ -264,7 +429,7 @@
   function showError(message) {
     clearError();
     alertBox.appendChild(el("p", null, message));
-    alertBox.appendChild(button("psw-retry", "Try again", function () {
+    alertBox.appendChild(button("psw-retry", t("try_again"), function () {
       if (st.pending) post(st.pending);
     }));
     alertBox.classList.add("psw-on");
@@ -284,17 +449,19 @@
 
   // ---- opening and closing -----------------------------------------------------
   function open() {
-    checkIdle();
+    tick();
     panel.hidden = false;
     launcher.hidden = true;
     launcher.setAttribute("aria-expanded", "true");
     st.open = true;
     save(true);
     log.scrollTop = log.scrollHeight;
+    setTimeout(showStatus, 50);
     if (!st.items.length && !st.pending && !notice) start();
     focusNext();
   }
   function close() {
+    closeMenu(false);
     panel.hidden = true;
     launcher.hidden = false;
     launcher.setAttribute("aria-expanded", "false");
@@ -303,12 +470,15 @@
     launcher.focus();
   }
   function focusNext() {
-    if (panel.hidden) return;
+    if (panel.hidden || !modal.hidden) return;
     var a = document.activeElement;
     if (a === input || (a && a !== document.body && a !== panel && !root.contains(a))) return;
-    var free = log.querySelectorAll(".psw-choices .psw-choice:not(:disabled)");
-    if (free.length) free[free.length - 1].parentNode.firstChild.focus();
-    else if (!busy && !coarse()) input.focus();
+    var msgs = log.querySelectorAll(".psw-msg");
+    for (var i = msgs.length - 1; i >= 0; i--) {
+      var free = (msgs[i]._btns || []).filter(function (b) { return !b.disabled && !/psw-aside/.test(b.className); });
+      if (free.length) return free[0].focus();
+    }
+    if (!busy && !coarse()) input.focus();
     else panel.focus();
   }
 
@@ -326,50 +496,59 @@
     post(p);
   }
 
-  function post(p) {
-    if (busy) return;
-    var mine = ++seq, timedOut = false;
-    clearError();
-    showPending("Sending\u2026");
-    setBusy(true);
-    save(true);
-    var metadata = { message_id: p.id };
+  function request(sender, text, id, onCtl) {  // one message to the server: a promise of its replies
+    var metadata = { message_id: id }, timedOut = false;
     if (TODAY) metadata.today = TODAY;
-    ctl = window.AbortController ? new AbortController() : null;
-    var timer = setTimeout(function () { timedOut = true; if (ctl) ctl.abort(); }, TIMEOUT);
-    fetch(SERVER + "/webhooks/rest/webhook", {
+    var c = window.AbortController ? new AbortController() : null;
+    if (onCtl) onCtl(c);
+    var timer = setTimeout(function () { timedOut = true; if (c) c.abort(); }, TIMEOUT);
+    return fetch(SERVER + "/webhooks/rest/webhook", {
       method: "POST",
       mode: "cors",
       credentials: "omit",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ sender: st.sender, message: p.text, metadata: metadata }),
-      signal: ctl ? ctl.signal : undefined
+      body: JSON.stringify({ sender: sender, message: text, metadata: metadata }),
+      signal: c ? c.signal : undefined
     }).then(function (res) {
       return res.json().catch(function () { return null; }).then(function (body) {
+        clearTimeout(timer);
         if (res.ok && Array.isArray(body)) return body;
         var err = new Error("http");
         err.status = res.status;
         err.body = body;
         throw err;
       });
-    }).then(function (replies) {
+    }).then(null, function (err) {
       clearTimeout(timer);
-      if (mine !== seq) return;
-      received(p, replies);
+      err.timedOut = timedOut;
+      throw err;
+    });
+  }
+
+  function post(p) {
+    if (busy) return;
+    var mine = ++seq;
+    clearError();
+    showPending(t("sending"));
+    setBusy(true);
+    save(true);
+    request(st.sender, p.text, p.id, function (c) { ctl = c; }).then(function (replies) {
+      if (mine === seq) received(p, replies);
     }, function (err) {
-      clearTimeout(timer);
-      if (mine !== seq) return;
-      failed(p, err, timedOut);
+      if (mine === seq) failed(p, err);
     });
   }
 
   function received(p, replies) {
     if (/^\/confirm_delete\b/.test(p.text)) {  // the server deleted the conversation: forget it here too
-      reset(replies.map(function (r) { return r && r.text; }).filter(Boolean).join("\n\n") || "Your answers were deleted.");
+      reset(replies.map(function (r) { return r && r.text; }).filter(Boolean).join("\n\n") || t("deleted"));
       return focusNext();
     }
     setBusy(false);
-    st.items.forEach(function (it) { it.done = true; });
+    st.items.forEach(function (it) {
+      it.done = true;
+      if (it.sel && it.pick !== "done") it.sel = [];  // picked, then answered some other way
+    });
     if (pendingEl) { pendingEl.remove(); pendingEl = null; }
     var added = [];
     if (p.d != null) added.push({ w: "me", t: p.d });
@@ -381,10 +560,13 @@
           return { title: String(b.title != null ? b.title : b.payload), payload: String(b.payload) };
         });
       }
-      var c = r.custom || {};
+      var c = r.custom || {}, res = c.prescreen_result, rev = c.review;
       if (c.question) item.q = { step: c.question.step, total: c.question.total };
-      if (c.prescreen_result) item.r = { outcome: c.prescreen_result.outcome };
-      if (c.review) item.v = 1;   // "Here is what you told me"
+      if (res) item.r = { outcome: res.outcome, reference: res.reference || null, today: res.today || null };
+      if (rev) {  // "Here is what you told me": its lines go on the printout
+        item.v = { a: (Array.isArray(rev.answers) ? rev.answers : []).map(function (a) { return a && a.text; })
+          .filter(function (x) { return typeof x === "string" && x; }) };
+      }
       added.push(item);
     });
     st.pending = null;
@@ -403,21 +585,15 @@
     focusNext();
   }
 
-  function failed(p, err, timedOut) {
+  function failed(p, err) {
     setBusy(false);
     var status = err && err.status, body = err && err.body, message;
-    if (timedOut) {
-      message = "The server is taking too long to answer. Your message is kept: please try again in a moment.";
-    } else if (!status) {
-      message = "We could not reach the server (check your internet connection). Your message is kept: please try again.";
-    } else if (status === 429) {
-      message = "Too many messages in a short time. Please wait a minute, then try again. Your message is kept.";
-    } else if (body && typeof body.error === "string" && body.error) {
-      message = body.error;
-    } else {
-      message = "Something went wrong on our side (error " + status + "). Your message is kept: please try again.";
-    }
-    showPending("Not sent yet");
+    if (err && err.timedOut) message = t("too_slow");
+    else if (!status) message = t("offline");
+    else if (status === 429) message = t("too_many");
+    else if (body && typeof body.error === "string" && body.error) message = body.error;
+    else message = t("server_error", { status: status });
+    showPending(t("not_sent"));
     showError(message);
     log.scrollTop = log.scrollHeight;
     save(false);
@@ -429,32 +605,52 @@
     if (ctl) ctl.abort();
     setBusy(false);
     forget();
+    hideWarn();
     var wasOpen = st.open;
     st = fresh();
     st.open = wasOpen;
     notice = text;
+    retry = null;
     input.value = "";
     renderAll();
   }
-  function endAndClear() {
-    reset("This conversation has ended and was cleared from this browser. A new conversation starts fresh.");
-    var b = log.querySelector(".psw-new");
-    if (b && !panel.hidden) b.focus();
+
+  function showWarn() {
+    if (warnBox.firstChild) return;
+    warnBox.appendChild(el("p", null, t("idle_warning", { time: span(WARN) })));
+    warnBox.appendChild(button("psw-keep", t("keep_going"), function () {
+      save(true);
+      focusNext();
+    }));
+    warnBox.classList.add("psw-on");
+    var a = document.activeElement;
+    if (!panel.hidden && modal.hidden && (!a || a === document.body || root.contains(a))) warnBox.lastChild.focus();
   }
-  function checkIdle() {
-    if (!st.sender || !expired(st)) return;
-    var other = read();
-    if (other && other.sender === st.sender && !expired(other)) { st.last = other.last; return; }
-    var n = Math.max(1, Math.round(IDLE / 60000));
-    reset("For your privacy, this conversation was cleared after " + n + (n === 1 ? " minute" : " minutes") +
-      " without activity.");
+  function hideWarn() {
+    if (!warnBox || !warnBox.firstChild) return;
+    var had = warnBox.contains(document.activeElement);
+    warnBox.textContent = "";
+    warnBox.classList.remove("psw-on");
+    if (had) focusNext();
+  }
+  function tick() {  // the privacy timer: a warning, then the browser forgets the conversation
+    if (!st.sender) return hideWarn();
+    var left = IDLE - (Date.now() - st.last);
+    if (left <= WARN) {
+      var other = read();  // another tab may have been in use
+      if (other && other.sender === st.sender && other.last > st.last) st.last = other.last;
+      left = IDLE - (Date.now() - st.last);
+    }
+    if (left <= 0) reset(t("idle_cleared", { time: span(IDLE) }));
+    else if (left <= WARN) showWarn();
+    else hideWarn();
   }
 
   function onStorage(e) {
     if (e.key !== KEY || busy) return;
     var s = read();
     if (!s) {
-      if (st.sender) reset("This conversation was ended in another window and cleared from this browser.");
+      if (st.sender) reset(t("ended_elsewhere"));
       return;
     }
     var same = JSON.stringify([s.sender, s.items, s.pending]) === JSON.stringify([st.sender, st.items, st.pending]);
@@ -462,23 +658,35 @@
       st.last = s.last;
       st.draft = s.draft;
       if (document.activeElement !== input) input.value = st.draft || "";
-      return;
+      return tick();
     }
     s.open = st.open;
     st = s;
     renderAll();
+    tick();
   }
 
+  // ---- the printout -------------------------------------------------------------------
   function printResult(item) {
     var old = document.getElementById("psw-print");
     if (old) old.remove();
-    var view = el("div", "psw-print");
+    var view = attrs(el("div", "psw-print"), { lang: TX.lang || "en" });
     view.id = "psw-print";
-    view.appendChild(el("p", "psw-print-kicker", "Prescreen result \u00b7 " + new Date().toLocaleDateString()));
+    var r = item.r || {}, ref = r.reference ? t("print_reference", { reference: r.reference }) : null, answers = null;
+    for (var i = st.items.length - 1; i >= 0 && !answers; i--) if (st.items[i].v && st.items[i].v.a) answers = st.items[i].v.a;
+    view.appendChild(el("p", "psw-print-kicker", t("print_kicker")));
     view.appendChild(el("h1", null, SITE.title || TITLE));
-    addText(view, item.t);
-    view.appendChild(el("p", "psw-print-foot",
-      "From the study's online prescreening chat. You can show this page to your own doctor."));
+    var meta = view.appendChild(el("p", "psw-print-meta"));
+    if (ref) meta.appendChild(el("strong", null, ref));
+    meta.appendChild(el("span", null, t("print_date", { date: longDate(r.today) })));
+    if (answers && answers.length) {
+      view.appendChild(el("h2", null, t("print_answers")));
+      var ul = view.appendChild(el("ul", "psw-print-answers"));
+      answers.forEach(function (a) { ul.appendChild(el("li", null, a)); });
+    }
+    view.appendChild(el("h2", null, t("print_result")));
+    addText(view.appendChild(el("div", "psw-print-result")), item.t, ref);
+    view.appendChild(el("p", "psw-print-foot", t("print_foot")));
     document.body.appendChild(view);
     document.documentElement.classList.add("psw-printing");
     window.print();
@@ -507,23 +715,53 @@
     document.head.appendChild(link);
   }
 
+  function loadTexts() {
+    var c = window.AbortController ? new AbortController() : null;
+    var timer = setTimeout(function () { if (c) c.abort(); }, TIMEOUT);
+    return fetch(SERVER + "/widget/texts?lang=" + encodeURIComponent(LANG), {
+      mode: "cors", credentials: "omit", signal: c ? c.signal : undefined
+    }).then(function (res) {
+      clearTimeout(timer);
+      if (!res.ok) throw new Error("texts " + res.status);
+      return res.json();
+    }).then(function (body) {
+      if (!body || !body.texts) throw new Error("texts");
+      TX = body.texts;
+      TX.lang = body.lang;
+      LOCALE = body.locale || LOCALE;
+      RECRUITING = body.status !== "not_recruiting";
+      NOTICE = body.status_notice || null;
+    });
+  }
+
   function init() {
-    st = read();
-    if (expired(st)) { forget(); st = fresh(); }
-    build();
-    root.hidden = true;
     var shown = false;
-    loadCss(function () { if (!shown) { shown = true; root.hidden = false; } });
-    renderAll();
-    if (st.open) {
-      panel.hidden = false;
-      launcher.hidden = true;
-      launcher.setAttribute("aria-expanded", "true");
-      log.scrollTop = log.scrollHeight;
-    }
-    window.addEventListener("storage", onStorage);
-    setInterval(checkIdle, Math.max(1000, Math.min(30000, IDLE / 4)));
-    document.addEventListener("visibilitychange", function () { if (!document.hidden) checkIdle(); });
+    loadTexts().then(function () {
+      TITLE = cfg.title || SITE.short || SITE.title || t("title");
+      st = read();
+      if (expired(st)) { forget(); st = fresh(); }
+      build();
+      root.hidden = true;
+      loadCss(function () { if (!shown) { shown = true; root.hidden = false; } });
+      renderAll();
+      showStatus();
+      if (st.open) {
+        panel.hidden = false;
+        launcher.hidden = true;
+        launcher.setAttribute("aria-expanded", "true");
+        log.scrollTop = log.scrollHeight;
+      }
+      window.addEventListener("storage", onStorage);
+      setInterval(tick, Math.max(250, Math.min(15000, WARN / 8)));
+      document.addEventListener("visibilitychange", function () { if (!document.hidden) tick(); });
+    }, function () {
+      // without its texts the widget cannot speak: one short built-in line, nothing else
+      root = attrs(el("aside", "psw"), { lang: "en" });
+      attrs(root.appendChild(el("p", "psw-launcher psw-failed", "Sorry, the chat could not load. Please try again later.")),
+        { role: "alert" });
+      document.body.appendChild(root);
+      loadCss(function () {});
+    });
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
