@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from typing_extensions import TypedDict   # (pydantic reads it on Python 3.11 to check the published schema)
+from typing_extensions import NotRequired, TypedDict   # (pydantic reads it on Python 3.11 to check the published schema)
 
 
 class CriterionResult(TypedDict):
@@ -36,6 +36,9 @@ class PrescreenResult(TypedDict):
     trial_id: str
     criteria_version: str
     today: str
+    # with a conversation's result (not `prescreen evaluate`): its reference code, what happens next
+    reference: NotRequired[str]
+    next_steps: NotRequired[str]
 
 
 class QuestionMetadata(TypedDict):

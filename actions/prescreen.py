@@ -257,7 +257,7 @@ def describe_answers(trial: Trial, answers: Dict[str, Any], estimate: bool, doma
         elif value in ("never", "current", "not_recent"):
             words = response_text(domain, f"utter_word_{value}")
         elif isinstance(value, str) and len(value) == 10 and value[4] == "-":
-            words = _long_date(value)
+            words = trial.long_date(value)
             if estimate:
                 words = response_text(domain, "utter_word_around", date=words)
         else:
@@ -315,6 +315,10 @@ class ActionPrescreenResult(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         trial = current_trial()
         result = form.result_for(trial, tracker.slots, site_today(tracker, trial))
+        reference = (tracker.latest_message or {}).get("metadata", {}).get("reference")
+        if reference:   # the conversation's code (given by the bot), printed for staff to find it by
+            result["reference"] = reference
+        result["next_steps"] = next_steps(trial, result["outcome"], domain)
         dispatcher.utter_message(text=result_text(result, trial, domain), json_message={"prescreen_result": result})
         dispatcher.utter_message(text=response_text(domain, "utter_wrong_tap"),
                                  buttons=response_buttons(domain, "utter_button_change_last_answer"))
@@ -324,32 +328,43 @@ class ActionPrescreenResult(Action):
         return events
 
 
-def _long_date(value: str) -> str:
-    day = dt.date.fromisoformat(value)
-    return f"{day.day} {day:%B %Y}"
-
-
 def result_text(result: Dict[str, Any], trial: Trial, domain: DomainDict) -> str:
-    """The result in plain words: outcome, deciding reasons, checks, contact, reminder."""
-    outcome = result["outcome"]
-    parts = [response_text(domain, f"utter_outcome_{outcome}", study=trial.model.short_title,
-                           eligible_from=_long_date(result["eligible_from"]) if result["eligible_from"] else "")]
+    """The result in plain words: outcome, its main reasons (for "likely eligible" too: the
+    inclusion criteria met, shortest first), what happens next, a word about medicines whenever a
+    washout or a medicine still taken is among the reasons, the reference, contact, reminder."""
+    outcome = Outcome(result["outcome"])
+    parts = [response_text(domain, f"utter_outcome_{outcome.value}", study=trial.model.short_title,
+                           eligible_from=trial.long_date(result["eligible_from"]) if result["eligible_from"] else "")]
     deciding = {Outcome.NOT_ELIGIBLE: (Verdict.FAIL,), Outcome.NEEDS_REVIEW: (Verdict.UNKNOWN, Verdict.WAIT),
-                Outcome.ELIGIBLE_AFTER_WASHOUT: (Verdict.WAIT,), Outcome.LIKELY_ELIGIBLE: ()}[Outcome(outcome)]
+                Outcome.ELIGIBLE_AFTER_WASHOUT: (Verdict.WAIT,), Outcome.LIKELY_ELIGIBLE: ()}[outcome]
     reasons = []
     for c in result["criteria"]:
         if c["verdict"] in deciding:
             line = c["reason"]
             if c["until"]:
-                line += " " + response_text(domain, "utter_until", date=_long_date(c["until"]))
-            reasons.append("- " + line)
+                line += " " + response_text(domain, "utter_until", date=trial.long_date(c["until"]))
+            reasons.append(line)
+    if outcome == Outcome.LIKELY_ELIGIBLE:
+        reasons = sorted((c["reason"] for c in result["criteria"] if c["kind"] == "inclusion"), key=len)
     if reasons:
-        parts.append(response_text(domain, "utter_reasons_heading") + "\n" + "\n".join(dict.fromkeys(reasons)))
+        parts.append(response_text(domain, "utter_reasons_heading") + "\n" +
+                     "\n".join("- " + r for r in dict.fromkeys(reasons)))
+    parts.append(response_text(domain, "utter_next_steps_heading") + "\n" + result["next_steps"])
+    washouts = {c.id for _, c in trial.criteria() if c.washout}
+    if any(c["id"] in washouts and c["verdict"] != Verdict.PASS for c in result["criteria"]):
+        parts.append(response_text(domain, "utter_medicine_safety"))
     if result["status_notice"]:
         parts.append(result["status_notice"])
+    if result.get("reference"):
+        parts.append(response_text(domain, "utter_reference", reference=result["reference"]))
     parts.append(contact_text(trial, domain))
     parts.append(response_text(domain, "utter_staff_decide"))
     return "\n\n".join(parts)
+
+
+def next_steps(trial: Trial, outcome: str, domain: DomainDict) -> str:
+    """What happens next for this outcome: the criteria file's words, else the dialogue's."""
+    return trial.model.next_steps.get(outcome) or response_text(domain, f"utter_next_steps_{outcome}")
 
 
 class ActionExplain(Action):

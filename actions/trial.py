@@ -195,6 +195,8 @@ class TrialModel(_Strict):
     summary: str
     status: Literal["recruiting", "not_recruiting"]
     status_notice: str = ""
+    # "What happens next" per outcome, shown with the result (else the dialogue's default texts)
+    next_steps: dict[Literal["likely_eligible", "eligible_after_washout", "needs_review", "not_eligible"], str] = {}
     contact_opt_in: bool = False
     ask_every_question: bool = False
     site: Site
@@ -243,6 +245,14 @@ class Trial:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.model.site.time_zone)
+
+    def long_date(self, value: str | dt.date) -> str:
+        """A date as patients read it, in the site's order: "February 28, 2027" (MDY) or
+        "28 February 2027" (DMY)."""
+        day = dt.date.fromisoformat(value) if isinstance(value, str) else value
+        if self.model.site.date_order == "DMY":
+            return f"{day.day} {day:%B %Y}"
+        return f"{day:%B} {day.day}, {day.year}"
 
     def today(self) -> dt.date:
         """The site's local date now (the only place that reads the clock)."""

@@ -9,6 +9,7 @@ from typing import Any
 from actions.trial import Trial
 from bot.engine import Engine, Turn, replay, restore
 from bot.events import Reply
+from bot.reference import new_reference
 from bot.store import Conflict, Store, StoreBusy
 
 SENDER_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
@@ -78,13 +79,20 @@ class Conversations:
                 else:  # a new conversation, or one stored before snapshots: rebuild from the log
                     state = replay(self.dialogue_engine.dialogue, seen.events) if seen.last_seq else None
                 contact_before = bool(state and state.slots.get("contact_requested"))
-                turn = self.dialogue_engine.handle(sender, text, state, metadata)
+                # the conversation's reference code (bot/reference.py), drawn on its first turn: the
+                # actions read it from the message's metadata for the result; a code already taken
+                # fails the write on the unique index, and the turn runs again with a new one
+                reference = seen.reference or new_reference()
+                turn = self.dialogue_engine.handle(sender, text, state, {**metadata, "reference": reference})
                 try:
                     if turn.delete:
                         db_turn.delete("patient asked to delete their answers", expected_seq=seen.last_seq,
                                        message_id=message_id, reply_list=turn.messages)
                     else:
-                        db_turn.save(seen.last_seq, turn.events, summary_of(turn, contact_before), self.trial.id,
+                        summary = summary_of(turn, contact_before)
+                        if reference != seen.reference:
+                            summary["reference"] = reference
+                        db_turn.save(seen.last_seq, turn.events, summary, self.trial.id,
                                      message_id, turn.messages, turn.state.to_json())
                 except Conflict:  # another turn of this conversation was stored meanwhile
                     continue

@@ -30,7 +30,7 @@ from bot.db.search import transcript_lines
 from bot.events import Event, Reply
 from bot.jsoncodec import dumps, loads
 
-SUMMARY_FIELDS = ("current_question", "contact_requested")
+SUMMARY_FIELDS = ("current_question", "contact_requested", "reference")
 RESULT_FIELDS = ("completed", "outcome", "result", "criteria_version", "eligible_from")
 
 
@@ -161,6 +161,7 @@ class Seen:
     state: str | None = None
     last_seq: int = 0
     events: list[Event] = field(default_factory=list)  # the log, only for a row without snapshot
+    reference: str | None = None                        # the conversation's reference code, once it has one
 
 
 class TurnStatements:
@@ -175,7 +176,7 @@ class TurnStatements:
         # in one statement: the replies already given to the message id (also by a deletion),
         # the snapshot, the event count
         self.read = Prepared(
-            select(func.coalesce(r.c.replies, t.c.replies), c.state, c.last_seq).select_from(
+            select(func.coalesce(r.c.replies, t.c.replies), c.state, c.last_seq, c.reference).select_from(
                 one.outerjoin(r, and_(r.c.conversation_id == cid, r.c.message_id == bindparam("mid")))
                 .outerjoin(t, and_(t.c.conversation_id == cid, t.c.message_id == bindparam("mid")))
                 .outerjoin(conversations, c.id == cid)), dialect)
@@ -234,10 +235,11 @@ class TurnConnection:
         """The replies already given to this message id, or the state the turn starts from."""
         cur = self.raw.cursor()
         try:
-            replies, state, last_seq = self.sql.read.run(cur, {"cid": self.sender, "mid": message_id}).fetchone()
+            replies, state, last_seq, reference = self.sql.read.run(cur, {"cid": self.sender,
+                                                                          "mid": message_id}).fetchone()
             if replies is not None:
                 return Seen(loads(replies))
-            seen = Seen(None, state, last_seq or 0)
+            seen = Seen(None, state, last_seq or 0, reference=reference)
             if seen.last_seq and seen.state is None:  # stored before snapshots: the log
                 seen.events = [loads(r[0]) for r in self.sql.read_events.run(cur, {"cid": self.sender})]
             if not self.store.sqlite:  # PostgreSQL began a transaction: none stays open while the turn runs

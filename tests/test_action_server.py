@@ -5,6 +5,8 @@ stores nothing, and the conversation continues once the server is back."""
 
 from __future__ import annotations
 
+import json
+
 import os
 import subprocess
 import sys
@@ -100,25 +102,38 @@ def play(patient: Patient) -> list[tuple[str, list[dict]]]:
     return patient.history
 
 
+def without_reference(replies: list[dict], reference: str | None) -> str:
+    """The replies as JSON text, the conversation's reference code (each database draws its own)
+    replaced by a mark."""
+    return json.dumps(replies).replace(reference, "REF") if reference else json.dumps(replies)
+
+
 def test_same_replies_in_process_and_over_the_action_server(apps):
     local, remote = apps
     sender = new_sender("parity")
     here = play(Patient(local.test_client(), sender=sender))
     there = play(Patient(remote.test_client(), sender=sender))
     assert len(here) == len(there)
+    ours = [result_of(r)["reference"] for _, r in here if result_of(r)]
+    theirs_ref = [result_of(r)["reference"] for _, r in there if result_of(r)]
+    assert ours and len(set(ours)) == 1 and len(set(theirs_ref)) == 1   # one code per conversation
     for (said, mine), (_, theirs) in zip(here, there):
-        assert theirs == mine, f"after {said!r}"
+        assert without_reference(theirs, theirs_ref[0]) == without_reference(mine, ours[0]), f"after {said!r}"
     assert result_of(there[-1][1])["outcome"] in ("needs_review", "likely_eligible", "eligible_after_washout",
                                                   "not_eligible")
     # and the same summary in both stores
     a = store_of(local).conversation(sender)
     b = store_of(remote).conversation(sender)
-    assert (a["outcome"], a["eligible_from"], a["result"]) == (b["outcome"], b["eligible_from"], b["result"])
-    # and the same event log, apart from the times and the (random) message ids
-    def untimed(events):
-        return [{k: (v if k != "metadata" else {m: x for m, x in v.items() if m != "message_id"})
-                 for k, v in e.items() if k not in ("timestamp", "message_id")} for e in events]
-    assert untimed(store_of(remote).events(sender)) == untimed(store_of(local).events(sender))
+    assert a["reference"] == a["result"]["reference"] and b["reference"] == b["result"]["reference"]
+    assert (a["outcome"], a["eligible_from"], {**a["result"], "reference": "REF"}) == \
+        (b["outcome"], b["eligible_from"], {**b["result"], "reference": "REF"})
+    # and the same event log, apart from the times, the (random) message ids and reference codes
+    def untimed(events, reference):
+        return without_reference([{k: (v if k != "metadata" else {m: x for m, x in v.items() if m != "message_id"})
+                                   for k, v in e.items() if k not in ("timestamp", "message_id")} for e in events],
+                                 reference)
+    assert untimed(store_of(remote).events(sender), b["reference"]) == \
+        untimed(store_of(local).events(sender), a["reference"])
 
 
 def test_the_server_stopped_mid_conversation(apps, action_server):

@@ -174,7 +174,7 @@ def test_eligible_after_washout_rituximab(patient, result_validator):
     rituximab = next(c for c in result["criteria"] if c["id"] == "rituximab_washout")
     assert rituximab["verdict"] == "wait" and rituximab["until"] == "2027-02-28"
     assert rituximab["answers"] == {"rituximab_last_dose": "2026-08-31"}
-    assert_says(replies, "28 February 2027", "6 months")
+    assert_says(replies, "February 28, 2027", "6 months", "Do not stop or change any medicine without talking to your doctor")
 
 
 def test_eligible_after_washout_ivig_weeks_ago_asks_the_route(patient):
@@ -191,7 +191,7 @@ def test_eligible_after_washout_ivig_weeks_ago_asks_the_route(patient):
     history = run_script(patient, script)
     result = check_result_message(history[-1][1])
     assert result["eligible_from"] == "2026-12-02"
-    assert_says(history[-1][1], "2 December 2026")
+    assert_says(history[-1][1], "December 2, 2026")
 
 
 NEEDS_REVIEW_SCRIPTS = {
@@ -239,7 +239,7 @@ def test_needs_review_with_a_washout_gives_the_date(patient):
     result = patient.result
     assert result["outcome"] == "needs_review"
     assert result["eligible_from"] == "2027-02-28"
-    assert_says(patient.replies, "28 February 2027")
+    assert_says(patient.replies, "February 28, 2027")
 
 
 def test_not_recruiting_notice_comes_before_the_first_question(patient):

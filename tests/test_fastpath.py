@@ -22,7 +22,7 @@ def steps(sql):
     cid = "fastpath-conversation-1"
     first = {"cid": cid, "now": NOW, "seq": 2, "state": '{"slots": {}}', "trial_id": "NCT0", "expected": 0,
              "current_question": "diagnosis", "contact_requested": True, "completed": False, "outcome": None,
-             "result": None, "criteria_version": None, "eligible_from": None}
+             "result": None, "criteria_version": None, "eligible_from": None, "reference": "K7Q-4M2"}
     later = dict(first, seq=4, expected=2, completed=True, outcome="eligible_after_washout", result=RESULT,
                  criteria_version="3", eligible_from=dt.date(2027, 2, 28), current_question=None)
     fields = ("current_question", "completed", "outcome", "result", "criteria_version", "eligible_from")
@@ -68,7 +68,7 @@ def _same_as_core(fast: Store, core: Store) -> None:
     assert summary["completed"] is True and summary["turns"] == 2
     with fast.turn("fastpath-conversation-1") as turn:   # the read statement: snapshot and event count
         seen = turn.read("no-such-message")
-        assert (seen.state, seen.last_seq, seen.replies) == ('{"slots": {}}', 4, None)
+        assert (seen.state, seen.last_seq, seen.replies, seen.reference) == ('{"slots": {}}', 4, None, "K7Q-4M2")
         assert turn.read("m-1").replies == []
     with fast.turn("gone-1") as turn:
         assert turn.read("m-9").replies == [1]

@@ -15,6 +15,7 @@ from sqlalchemy import Column, Integer, String, Table, func, insert, select, tex
 
 from bot import db
 from bot.db.schema import (KEPT_AFTER_DELETION, conversation_ref, conversations, followups, metadata)
+from bot.reference import PATTERN
 from bot.store import Store
 from chatkit import FICTIONAL, Patient, make_app, store_of
 from dbkit import postgres_schema, postgres_url  # noqa: F401  (fixture)
@@ -69,9 +70,12 @@ def test_upgrading_a_release_0_1_database_keeps_everything(old_database, monkeyp
     store.engine.dispose()
 
     after = {table: rows_of(old_database, table) for table in TABLES_0_1}
-    for table in ("conversations", "events", "audit", "staff_users", "staff_login_failures", "followups",
-                  "transcript_index"):
+    for table in ("events", "audit", "staff_users", "staff_login_failures", "followups", "transcript_index"):
         assert after[table] == before[table], table
+    # every conversation kept, each with a new reference code (revision 0003), all different
+    assert [r[:-1] for r in after["conversations"]] == before["conversations"]
+    codes = [r[-1] for r in after["conversations"]]
+    assert all(PATTERN.match(c) for c in codes) and len(set(codes)) == len(codes)
     # the deletion's reply moved to the tombstone, so that a retried "delete" is still answered
     assert after["message_replies"] == [r for r in before["message_replies"] if r[0] != DELETED]
     (tombstone,) = after["tombstones"]

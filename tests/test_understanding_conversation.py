@@ -92,7 +92,7 @@ def test_a_reply_about_another_question_is_noted_and_the_question_asked_again(pa
     patient.start()
     answer_until(patient, stop_at="cyclophosphamide")
     replies = patient.says("I had rituximab in June")
-    assert_says(replies, "I noted", "rituximab", "June 2026")
+    assert_says(replies, "I noted", "rituximab", "June 30, 2026")
     assert patient.asked == "cyclophosphamide"
     patient.taps("Never had it")
     assert patient.asked == "biologic"

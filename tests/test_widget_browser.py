@@ -125,9 +125,15 @@ class Chat:
                  && document.querySelector('.psw-panel').getAttribute('data-busy') !== 'true'""",
             arg=before, timeout=WAIT)
 
-    def tap(self, title: str) -> None:
+    def tap(self, *titles: str) -> None:
+        """Tap an answer; on a question with several answers ("any of these"), pick each, then Done."""
         before = self.bot_count()
-        self.log.get_by_role("button", name=title, exact=True, disabled=False).last.click()
+        for title in titles:
+            button = self.log.get_by_role("button", name=title, exact=True, disabled=False).last
+            toggle = button.get_attribute("aria-pressed") is not None
+            button.click()
+        if toggle:
+            self.log.get_by_role("button", name="Done", exact=True, disabled=False).last.click()
         self.wait_reply(before)
 
     def type(self, text: str) -> None:
@@ -136,10 +142,23 @@ class Chat:
         self.input.press("Enter")
         self.wait_reply(before)
 
+    def menu(self, name: str) -> None:
+        """Choose `name` in the header's menu."""
+        menu = self.page.get_by_role("button", name="Menu", exact=True)
+        if menu.get_attribute("aria-expanded") != "true":
+            menu.click()
+        self.page.get_by_role("button", name=name, exact=True).click()
+
     def tool(self, name: str) -> None:
         before = self.bot_count()
-        self.page.get_by_role("button", name=name, exact=True).click()
+        self.menu(name)
         self.wait_reply(before)
+
+    def end_and_clear(self) -> None:
+        """End and clear, confirmed; returns when the study's system has deleted the conversation too."""
+        self.menu("End and clear")
+        self.page.get_by_role("alertdialog").get_by_role("button", name="Yes, clear everything").click()
+        self.page.get_by_text("cleared from this device and from the study's system").wait_for(timeout=WAIT)
 
     # -- what the patient sees
     def last_bot(self) -> str:
@@ -229,8 +248,17 @@ def test_whole_conversation_by_buttons(server, page):
     assert page.get_by_role("dialog", name=server.app.extensions["prescreen_trial"].model.short_title).is_visible()
     assert page.locator("#psw-title").inner_text() == server.app.extensions["prescreen_trial"].model.short_title
     assert "Shall we start?" in chat.last_bot()
+    menu = page.get_by_role("button", name="Menu", exact=True)
+    assert menu.get_attribute("aria-expanded") == "false"
+    for name in ("Start over", "Talk to a person", "End and clear"):
+        assert page.get_by_role("button", name=name, exact=True).is_hidden()
+    menu.click()
+    assert menu.get_attribute("aria-expanded") == "true"
     for name in ("Start over", "Talk to a person", "End and clear"):
         assert page.get_by_role("button", name=name, exact=True).is_visible()
+    page.keyboard.press("Escape")  # closes the menu, not the panel
+    assert menu.get_attribute("aria-expanded") == "false" and page.locator(".psw-panel").is_visible()
+    assert page.get_by_role("button", name="End and clear", exact=True).is_hidden()
 
     chat.tap("Start")
     assert chat.mine()[-1] == "Start"
@@ -239,10 +267,10 @@ def test_whole_conversation_by_buttons(server, page):
 
     assert "you may be able to take part" in result
     assert "study team makes the final decision" in result
-    assert seen[-1] == "Please check your answers"      # the review before the result
-    assert all(re.fullmatch(r"Question \d+ of about \d+", s) for s in seen[:-1])
-    assert seen[0].startswith("Question 1 of about")
-    assert page.locator(".psw-progress").inner_text().startswith("All questions answered")
+    assert seen[-1] == "Check your answers"      # the review before the result
+    assert all(re.fullmatch(r"Question \d+ of \d+", s) for s in seen[:-1])
+    assert seen[0].startswith("Question 1 of ")
+    assert page.locator(".psw-progress").inner_text() == "Your result"
     # patient bubbles show the tapped titles, never payloads; used buttons are disabled but still there
     mine = chat.mine()
     assert "Yes, the diffuse type" in " ".join(mine) and not any("/inform" in m or "/affirm" in m for m in mine)
@@ -262,8 +290,9 @@ def test_whole_conversation_by_buttons(server, page):
     assert view.is_visible()
     printed = view.inner_text()
     for words in ("you may be able to take part", "300 Pasteur Drive", "study team makes the final decision",
-                  server.app.extensions["prescreen_trial"].model.title):
+                  server.app.extensions["prescreen_trial"].model.title, "Your answers", "Age in whole years: 54"):
         assert words in printed
+    assert re.search(r"Date: [A-Z][a-z]+ \d{1,2}, \d{4}", printed)
     assert page.locator(".psw-panel").is_hidden() and page.locator("main").is_hidden()
     page.screenshot(path="/tmp/widget-print.png", full_page=True)
     page.emulate_media(media="screen")
@@ -292,12 +321,12 @@ def test_start_over_and_talk_to_a_person(server, page):
     chat = Chat(page, server.url).goto().open()
     chat.tap("Start")
     chat.type("54")
-    assert "Question 2 of about" in chat.progress()
+    assert "Question 2 of " in chat.progress()
     chat.tool("Talk to a person")
     assert "300 Pasteur Drive" in page.locator(".psw-log .psw-bot").all_inner_texts()[-2] + chat.last_bot()
     chat.tool("Start over")
     assert "How old are you?" in chat.last_bot()
-    assert chat.progress().startswith("Question 1 of about")
+    assert chat.progress().startswith("Question 1 of ")
     sender = chat.state()["sender"]
     texts = user_texts(server.app, sender)
     assert texts.count("/restart") == 1 and texts.count("/human") == 1
@@ -316,11 +345,11 @@ def test_reload_mid_conversation_and_continue(server, page):
     page.reload()
     page.locator(".psw-panel").wait_for(state="visible")  # the panel was open, so it is open again
     assert page.locator(".psw-log .psw-msg").all_inner_texts() == before
-    assert "Question 3 of about" in chat.progress()
+    assert "Question 3 of " in chat.progress()
     assert chat.input.input_value() == "half-typed draft"
     chat.input.fill("")
     chat.tap("Yes")
-    assert "Question 4 of about" in chat.progress()
+    assert "Question 4 of " in chat.progress()
     assert chat.state()["sender"] == sender
 
     # a new tab on the same site shows the same conversation and continues it
@@ -329,8 +358,9 @@ def test_reload_mid_conversation_and_continue(server, page):
     other.locator(".psw-panel").wait_for(state="visible")
     assert "Do you have any of these?" in tab.last_bot()
     tab.tap("Skin getting thicker or tighter")
-    assert "Question 5 of about" in tab.progress()
-    assert user_texts(server.app, sender).count("/inform{\"features\":\"Skin getting thicker or tighter\"}") == 1
+    assert "Question 5 of " in tab.progress()
+    features = [t for t in user_texts(server.app, sender) if t.startswith('/inform{"features"')]
+    assert features == ['/inform{"features":["skin_worsening"]}']
     # ... and the first tab follows
     page.wait_for_function("() => document.querySelector('.psw-progress').textContent.startsWith('Question 5')")
     # closed panel stays closed after a reload
@@ -365,7 +395,7 @@ def test_idle_expiry_while_the_page_stays_open(server, page):
     chat.open()
     chat.tap("Start")
     assert chat.state() is not None
-    page.get_by_text("For your privacy, this conversation was cleared").wait_for(timeout=WAIT)
+    page.get_by_text("For your privacy, this chat was cleared. It was not used for 3 seconds.").wait_for(timeout=WAIT)
     assert chat.state() is None
     assert page.locator(".psw-log .psw-bot, .psw-log .psw-me").count() == 0
     assert page.locator(".psw-progress").is_hidden()
@@ -376,10 +406,15 @@ def test_end_and_clear(server, page):
     chat.tap("Start")
     chat.type("54")
     old = chat.state()["sender"]
-    page.get_by_role("button", name="End and clear").click()
+    assert server.app.extensions["prescreen_store"].events(old)
+    chat.menu("End and clear")
+    page.get_by_role("button", name="Yes, clear everything").click()
     assert chat.state() is None  # removed at once
     assert page.locator(".psw-log .psw-bot, .psw-log .psw-me").count() == 0
-    assert "has ended and was cleared" in page.locator(".psw-log").inner_text()
+    page.get_by_text("This chat has ended. Your answers were cleared from this device and from the study's system."
+                     ).wait_for(timeout=WAIT)
+    assert server.app.extensions["prescreen_store"].events(old) == []  # and from the study's system
+    assert server.app.extensions["prescreen_store"].conversation(old) is None
     page.reload()
     assert chat.state() is None
     assert page.locator(".psw-log .psw-msg").count() == 0
@@ -389,7 +424,8 @@ def test_end_and_clear(server, page):
     assert re.fullmatch(r"[0-9a-f]{32}", new) and new != old
     assert user_texts(server.app, new) == ["/greet"]
     # the new conversation goes on without a reload too
-    page.get_by_role("button", name="End and clear").click()
+    chat.end_and_clear()
+    assert server.app.extensions["prescreen_store"].events(new) == []
     page.get_by_role("button", name="Start a new conversation").click()
     chat.wait_reply(0)
     assert chat.state()["sender"] not in (old, new)
@@ -434,7 +470,7 @@ def test_server_stopped_mid_conversation_then_try_again(tmp_path, page):
         before = chat.bot_count()
         alert.get_by_role("button", name="Try again").click()
         chat.wait_reply(before)
-        assert "Question 2 of about" in chat.progress()
+        assert "Question 2 of " in chat.progress()
         assert page.locator(".psw-pending").count() == 0
         assert chat.input.input_value() == ""
         assert page.get_by_role("alert").inner_text() == ""
@@ -472,7 +508,7 @@ def test_answer_lost_after_the_server_saved_it_is_not_doubled(server, page):
     page.get_by_role("button", name="Try again").click()
     chat.wait_reply(before)
     assert len(ids) == 2 and ids[0] == ids[1]
-    assert "Question 2 of about" in chat.progress()
+    assert "Question 2 of " in chat.progress()
     assert user_texts(server.app, chat.state()["sender"]).count("54") == 1
 
 
@@ -550,9 +586,11 @@ def _fits(page):
     box = page.locator(".psw-panel").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 360 and box["y"] >= 0 and box["y"] + box["height"] <= 740
     assert page.locator(".psw-log").evaluate("e => e.scrollWidth <= e.clientWidth")
-    for name in ("Start over", "Talk to a person", "End and clear", "Close chat", "Send"):
+    page.get_by_role("button", name="Menu", exact=True).click()
+    for name in ("Start over", "Talk to a person", "End and clear", "Menu", "Close chat", "Send"):
         b = page.get_by_role("button", name=name, exact=True).bounding_box()
         assert b["x"] >= 0 and b["x"] + b["width"] <= 360, name
+    page.keyboard.press("Escape")
 
 
 def test_desktop_screenshot(server, page):
@@ -607,6 +645,10 @@ def test_keyboard_only(server, page):
         if choice:
             if _focused(page) != choice:
                 _tab_to(page, choice, "Shift+Tab" if in_input else "Tab")
+            if page.evaluate("document.activeElement.hasAttribute('aria-pressed')"):  # one of several answers
+                page.keyboard.press("Space")
+                assert page.evaluate("document.activeElement.getAttribute('aria-pressed')") == "true"
+                _tab_to(page, "Done")
         else:
             assert in_input  # a question without buttons puts the focus in the text box
             page.keyboard.type(typed_answer(text))
@@ -659,7 +701,7 @@ def embedding(tmp_path, browser):
     """
     closers: list = []
 
-    def make(allowed: bool):
+    def make(allowed: bool, on_page=None):
         target = {"url": ""}
 
         def partner(environ, start_response):
@@ -677,8 +719,11 @@ def embedding(tmp_path, browser):
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         closers.append(context.close)
         page = context.new_page()
+        if on_page:
+            on_page(page)
         chat = Chat(page, site.url).goto()
-        page.get_by_role("button", name=re.compile("Chat")).click()
+        if allowed:
+            page.get_by_role("button", name=re.compile("Chat")).click()
         return app, page, chat
 
     yield make
@@ -698,12 +743,14 @@ def test_embedding_on_an_allowed_origin_works(embedding):
 
 
 def test_embedding_on_another_origin_is_refused(embedding):
-    app, page, chat = embedding(allowed=False)
-    page.get_by_role("alert").get_by_text("could not reach the server").wait_for(timeout=WAIT)
-    assert page.locator(".psw-log .psw-bot").count() == 0
-    sender = chat.state()["sender"]
-    assert app.extensions["prescreen_store"].events(sender) == []
-    assert app.extensions["prescreen_store"].conversation(sender) is None
+    """The browser refuses the widget's texts from the study's server: a short built-in error, nothing sent."""
+    posts: list[str] = []
+    app, page, chat = embedding(allowed=False, on_page=lambda p: p.on(
+        "request", lambda r: posts.append(r.url) if r.method == "POST" else None))
+    page.get_by_role("alert").get_by_text("the chat could not load").wait_for(timeout=WAIT)
+    assert page.locator(".psw-launcher").count() == 1 and page.locator(".psw-panel").count() == 0
+    assert page.get_by_role("button").count() == 0
+    assert posts == [] and chat.state() is None  # nothing reached the study's server
 
 
 def test_today_is_sent_only_when_the_page_asks(server, page):
@@ -712,7 +759,7 @@ def test_today_is_sent_only_when_the_page_asks(server, page):
     chat = Chat(page, server.url).goto().open()
     assert bodies and "today" not in bodies[-1]["metadata"]
     assert re.fullmatch(r"[0-9a-f]{32}", bodies[-1]["metadata"]["message_id"])
-    page.get_by_role("button", name="End and clear").click()
+    chat.end_and_clear()
     url = server.url + "/pinned"
     serve_test_page(page, url, server.url, 'data-today="2026-03-01"')
     page.goto(url)
@@ -770,7 +817,7 @@ def test_a_wrong_tap_is_undone_with_change_my_last_answer(server, page):
     chat.tap("No")
     # the review shows which answer rules the person out, before any result
     assert "Here is what you told me" in chat.last_bot() and "could not take part" in chat.last_bot()
-    assert chat.progress() == "Please check your answers"
+    assert chat.progress() == "Check your answers"
     page.screenshot(path="/tmp/widget-review.png")
     chat.tap("That's right, show my result")
     assert chat.result_text() and "not likely to be able to take part" in chat.result_text()

@@ -46,6 +46,8 @@ conversations = Table(
     Column("contact_requested", Boolean, nullable=False, default=False),
     Column("status", String(32), nullable=False, default="new", index=True),
     Column("result", JSON),
+    # the code printed on the patient's result (bot/reference.py): unique, a label for staff
+    Column("reference", String(16)),
     # the conversation's state after its last turn, derived from the event log in the same
     # transaction (so a turn need not re-read the whole log); the log stays the record
     Column("state", Text),
@@ -61,6 +63,7 @@ Index("ix_conversations_outcome_cover", _c.outcome, _c.started_at, _c.id, _c.sta
       _c.completed)
 Index("ix_conversations_status_cover", _c.status, _c.started_at, _c.id, _c.outcome, _c.contact_requested,
       _c.completed)
+Index("ux_conversations_reference", _c.reference, unique=True)
 # a full-text search gives conversation ids: their filtered columns, without the rows
 Index("ix_conversations_id_cover", _c.id, *_FILTERED, _c.started_at)
 

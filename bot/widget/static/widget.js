@@ -58,8 +58,8 @@
   function coarse() { return window.matchMedia && matchMedia("(pointer: coarse)").matches; }
   function span(ms) {  // "2 minutes", "30 seconds"
     var n = ms >= 60000 ? Math.round(ms / 60000) : Math.max(1, Math.round(ms / 1000));
-    var unit = ms >= 60000 ? "minute" : "second";
-    return t(n === 1 ? unit : unit + "s", { n: n });
+    var unit = ms >= 60000 ? ["minute", "minutes"] : ["second", "seconds"];
+    return t(unit[n === 1 ? 0 : 1], { n: n });
   }
   function longDate(iso) {  // "2027-02-28" -> "February 28, 2027"
     if (!/^\d{4}-\d{2}-\d{2}$/.test(iso || "")) {
@@ -149,11 +149,10 @@
     bar = attrs(head.appendChild(el("progress", "psw-bar")), { "aria-hidden": "true" });
     bar.hidden = true;
 
-    statusBox = attrs(panel.appendChild(el("div", "psw-status")), { role: "status" });
-    statusBox.hidden = RECRUITING;
-
     log = attrs(panel.appendChild(el("div", "psw-log")), { role: "log", "aria-live": "polite", "aria-label": t("log") });
     log.tabIndex = 0;
+    // not recruiting: said first, above the greeting and its Start button
+    statusBox = attrs(el("div", "psw-msg psw-status"), { role: "status" });
 
     typing = attrs(panel.appendChild(el("div", "psw-typing")), { role: "status" });
     typing.hidden = true;
@@ -161,7 +160,6 @@
     typing.appendChild(el("span", null, t("typing")));
 
     alertBox = attrs(panel.appendChild(el("div", "psw-alert")), { role: "alert" });
-    warnBox = attrs(panel.appendChild(el("div", "psw-warn")), { role: "alert" });
 
     form = panel.appendChild(el("form", "psw-form"));
     var label = form.appendChild(el("label", "psw-sr", t("input_label")));
@@ -224,7 +222,7 @@
     if (focus) menuBtn.focus();
   }
   function setInert(on) {
-    [head, statusBox, log, typing, alertBox, warnBox, form].forEach(function (e) { e.inert = on; });
+    [head, log, typing, alertBox, warnBox, form].forEach(function (e) { if (e) e.inert = on; });
   }
   function openConfirm() {
     lastFocus = menuBtn;
@@ -305,6 +303,7 @@
           });
           b._payload = choice.payload;
         }
+        if (aside) group.appendChild(el("span", "psw-break"));
         group.appendChild(b);
         div._btns.push(b);
         if (i === last) {
@@ -318,6 +317,7 @@
           done._done = true;
           group.appendChild(done);
           div._btns.push(done);
+          group.appendChild(el("span", "psw-break"));  // "None of these" and "Not sure" on a line of their own
         }
       });
     }
@@ -371,7 +371,6 @@
     // after Start the header shrinks to one line: the conversation gets the room
     panel.classList.toggle("psw-compact", started);
     names.classList.toggle("psw-has-progress", !!text);
-    statusBox.hidden = RECRUITING || started;
   }
 
   function showStatus() {
@@ -400,6 +399,7 @@
   function renderAll() {
     log.textContent = "";
     pendingEl = null;
+    if (!RECRUITING) log.appendChild(statusBox);
     showNotice();
     st.items.forEach(function (item) { log.appendChild(bubble(item)); });
     if (st.pending) showPending(t("not_sent"));
@@ -476,7 +476,7 @@
     var msgs = log.querySelectorAll(".psw-msg");
     for (var i = msgs.length - 1; i >= 0; i--) {
       var free = (msgs[i]._btns || []).filter(function (b) { return !b.disabled && !/psw-aside/.test(b.className); });
-      if (free.length) return free[0].focus();
+      if (free.length) return free[0].focus({ preventScroll: true });  // the message is read from its top
     }
     if (!busy && !coarse()) input.focus();
     else panel.focus();
@@ -581,7 +581,7 @@
     save(true);
     refreshChoices();
     refreshProgress();
-    log.scrollTop = first ? Math.max(0, first.offsetTop - 48) : log.scrollHeight;
+    log.scrollTop = first ? (added.length === st.items.length ? 0 : Math.max(0, first.offsetTop - 48)) : log.scrollHeight;
     focusNext();
   }
 
@@ -616,21 +616,22 @@
   }
 
   function showWarn() {
-    if (warnBox.firstChild) return;
+    if (warnBox) return;
+    warnBox = attrs(el("div", "psw-warn"), { role: "alert" });  // a new alert is read out at once
     warnBox.appendChild(el("p", null, t("idle_warning", { time: span(WARN) })));
     warnBox.appendChild(button("psw-keep", t("keep_going"), function () {
       save(true);
       focusNext();
     }));
-    warnBox.classList.add("psw-on");
+    panel.insertBefore(warnBox, form);
     var a = document.activeElement;
     if (!panel.hidden && modal.hidden && (!a || a === document.body || root.contains(a))) warnBox.lastChild.focus();
   }
   function hideWarn() {
-    if (!warnBox || !warnBox.firstChild) return;
+    if (!warnBox) return;
     var had = warnBox.contains(document.activeElement);
-    warnBox.textContent = "";
-    warnBox.classList.remove("psw-on");
+    warnBox.remove();
+    warnBox = null;
     if (had) focusNext();
   }
   function tick() {  // the privacy timer: a warning, then the browser forgets the conversation
