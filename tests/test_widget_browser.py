@@ -6,6 +6,7 @@ so an inline script or style in the widget would break these tests.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -840,3 +841,347 @@ def test_a_typed_no_to_an_echoed_question_is_not_an_exclusion(server, page):
     assert "HIV" in chat.last_bot()
     chat.type("HIV?? nah none")
     assert "hepatitis B" in chat.last_bot() and not chat.result_text()
+
+
+# -- issue 13: a 68-year-old on a phone, or with a screen reader ---------------------------------
+
+def _criteria_copy(tmp_path, **changes):
+    """criteria.yaml with some top-level fields changed, written into tmp_path."""
+    import yaml
+    data = yaml.safe_load((ROOT / "criteria.yaml").read_text(encoding="utf-8"))
+    data.update(changes)
+    path = tmp_path / "criteria-copy.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_not_recruiting_is_said_before_start(tmp_path, page):
+    notice = "This study has paused. It is not taking new people now."
+    live = LiveServer(strict_app(tmp_path, CRITERIA=str(_criteria_copy(tmp_path, status="not_recruiting",
+                                                                      status_notice=notice))))
+    try:
+        chat = Chat(page, live.url).goto().open()
+        status = page.locator(".psw-log").get_by_role("status")
+        assert status.is_visible()
+        assert notice in status.inner_text() and "You can still answer the questions" in status.inner_text()
+        # before the greeting and its Start button, in reading order and on the screen
+        order = page.evaluate("""() => { const s = document.querySelector('.psw-log [role=status]');
+            const b = [...document.querySelectorAll('.psw-log button')].find(x => x.textContent === 'Start');
+            return [s.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING,
+                    s.getBoundingClientRect().bottom <= b.getBoundingClientRect().top] }""")
+        assert order == [4, True]   # Node.DOCUMENT_POSITION_FOLLOWING: the Start button comes after it
+        assert page.locator(".psw-log").evaluate("e => e.scrollTop") == 0   # the notice is on show
+        assert chat.state()["items"] and not any(i.get("w") == "me" for i in chat.state()["items"])
+        # ... and the patient can still go on
+        chat.tap("Start")
+        assert "How old are you?" in chat.last_bot()
+        assert status.count() == 1 and page.locator(".psw-log > *").first.get_attribute("role") == "status"
+    finally:
+        live.stop()
+
+    # a recruiting study says nothing of the kind
+    other = tmp_path / "recruiting"
+    other.mkdir()
+    live = LiveServer(strict_app(other, CRITERIA=str(_criteria_copy(other, status="recruiting", status_notice=""))))
+    try:
+        chat = Chat(page, live.url).goto().open()
+        assert page.locator(".psw-log [role=status]").count() == 0
+        assert "not recruiting" not in page.locator(".psw-log").inner_text()
+    finally:
+        live.stop()
+
+
+def test_end_and_clear_asks_first(server, page):
+    chat = Chat(page, server.url).goto().open()
+    chat.tap("Start")
+    chat.type("54")
+    sender = chat.state()["sender"]
+    store = server.app.extensions["prescreen_store"]
+    menu = page.get_by_role("button", name="Menu", exact=True)
+
+    # by keyboard: the menu opens on its first item; the question takes the focus and keeps it
+    menu.focus()
+    page.keyboard.press("Enter")
+    assert _focused(page) == "Talk to a person"
+    _tab_to(page, "End and clear")
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("alertdialog", name="Clear your answers?")
+    assert dialog.is_visible()
+    assert "your answers on this device and in the study's system" in dialog.inner_text()
+    assert _focused(page) == "No, keep my answers"   # the safe answer first
+    for key in ("Tab", "Tab", "Tab", "Shift+Tab", "Shift+Tab", "Shift+Tab"):
+        page.keyboard.press(key)
+        assert page.evaluate("document.activeElement.closest('[role=alertdialog]') !== null"), key
+    assert page.locator(".psw-log").evaluate("e => e.inert")   # the rest of the panel waits
+    page.keyboard.press("Escape")                              # Escape is "No"
+    assert dialog.is_hidden() and page.locator(".psw-panel").is_visible()
+    assert _focused(page) == "Menu"
+
+    # No, keep my answers: nothing changes
+    chat.menu("End and clear")
+    page.get_by_role("button", name="No, keep my answers").click()
+    assert dialog.is_hidden() and chat.state()["sender"] == sender
+    assert "How old are you?" in page.locator(".psw-log").inner_text() and chat.mine() == ["Start", "54"]
+    assert store.events(sender)
+    assert not page.locator(".psw-log").evaluate("e => e.inert")
+    chat.tap("Yes, the diffuse type")   # the conversation goes on
+
+    # Yes, clear everything: gone here and in the study's system
+    chat.menu("End and clear")
+    page.get_by_role("button", name="Yes, clear everything").click()
+    assert chat.state() is None
+    page.get_by_text("cleared from this device and from the study's system").wait_for(timeout=WAIT)
+    assert store.events(sender) == [] and store.conversation(sender) is None
+    assert _focused(page) == "Start a new conversation"
+    assert chat.errors == []
+
+
+def test_end_and_clear_when_the_study_cannot_be_reached(server, page):
+    chat = Chat(page, server.url).goto().open()
+    chat.tap("Start")
+    sender = chat.state()["sender"]
+    page.route(WEBHOOK, lambda route: route.abort())
+    chat.menu("End and clear")
+    page.get_by_role("button", name="Yes, clear everything").click()
+    page.get_by_text("We could not reach the study's system").wait_for(timeout=WAIT)
+    assert chat.state() is None   # this device forgot it at once
+    assert server.app.extensions["prescreen_store"].events(sender)
+    page.unroute(WEBHOOK)
+    page.locator(".psw-note").get_by_role("button", name="Try again").click()
+    page.get_by_text("cleared from this device and from the study's system").wait_for(timeout=WAIT)
+    assert server.app.extensions["prescreen_store"].events(sender) == []
+
+
+def test_idle_warning_and_keep_going(server, page):
+    url = server.url + "/idle"
+    serve_test_page(page, url, server.url, 'data-idle-minutes="0.2"')  # 12 s: the warning comes after 6 s
+    page.goto(url)
+    chat = Chat(page, server.url)
+    chat.open()
+    chat.tap("Start")
+    sender = chat.state()["sender"]
+    started = time.monotonic()
+    warning = page.get_by_role("alert").filter(has_text="Are you still there?")
+    warning.wait_for(timeout=WAIT)
+    waited = time.monotonic() - started
+    assert 4 <= waited <= 9, waited
+    assert warning.inner_text().startswith(
+        "Are you still there? Your answers will be cleared in 6 seconds for your privacy.")
+    keep = warning.get_by_role("button", name="Keep going")
+    assert _focused(page) == "Keep going"
+    keep.click()
+    assert warning.count() == 0
+    assert chat.state()["sender"] == sender    # the timer started again: nothing was cleared
+    assert _focused(page) != "Keep going"
+    # left alone again: warned, then cleared
+    warning.wait_for(timeout=WAIT)
+    page.get_by_text("For your privacy, this chat was cleared.").wait_for(timeout=WAIT)
+    assert chat.state() is None and page.get_by_role("alert").filter(has_text="Are you still there?").count() == 0
+
+
+def test_idle_warning_two_minutes_before_a_longer_expiry(server, page):
+    """30 minutes (the default): the warning at 28; "2 minutes" in its words."""
+    chat = Chat(page, server.url).goto().open()
+    chat.tap("Start")
+    page.evaluate("""() => { for (const k of Object.keys(localStorage)) if (k.startsWith('prescreen-widget:')) {
+        const s = JSON.parse(localStorage.getItem(k)); s.last -= 27.5 * 60 * 1000; localStorage.setItem(k, JSON.stringify(s)); } }""")
+    page.reload()
+    page.locator(".psw-panel").wait_for(state="visible")
+    page.wait_for_timeout(500)
+    assert page.get_by_text("Are you still there?").count() == 0   # 2.5 minutes left: not yet
+    page.evaluate("""() => { for (const k of Object.keys(localStorage)) if (k.startsWith('prescreen-widget:')) {
+        const s = JSON.parse(localStorage.getItem(k)); s.last -= 60 * 1000; localStorage.setItem(k, JSON.stringify(s)); } }""")
+    page.reload()
+    page.get_by_role("alert").get_by_text(
+        "Are you still there? Your answers will be cleared in 2 minutes for your privacy.").wait_for(timeout=WAIT)
+
+
+def test_several_answers_with_done(server, page):
+    """"Any of these": each option is a toggle; Done sends every picked id in one message."""
+    chat = Chat(page, server.url).goto().open()
+    chat.tap("Start")
+    chat.type("54")
+    chat.tap("Yes, the diffuse type")
+    chat.tap("Yes")
+    assert "any of these" in chat.last_bot().lower()
+    log = page.locator(".psw-log")
+    skin = log.get_by_role("button", name="Skin getting thicker or tighter")
+    lungs = log.get_by_role("button", name="Scarring of the lungs (ILD)")
+    sores = log.get_by_role("button", name="Sores on fingers or toes")
+    done = log.get_by_role("button", name="Done")
+    assert skin.get_attribute("aria-pressed") == "false" and done.is_disabled()
+    assert "Tap all that apply" in log.inner_text()
+    for single in ("None of these", "Not sure"):   # still single taps
+        assert log.get_by_role("button", name=single, exact=True).get_attribute("aria-pressed") is None
+    skin.click()
+    sores.click()
+    lungs.click()
+    lungs.click()   # a second tap takes it back
+    assert [b.get_attribute("aria-pressed") for b in (skin, lungs, sores)] == ["true", "false", "true"]
+    assert done.is_enabled()
+    # the picks survive a reload
+    page.reload()
+    page.locator(".psw-panel").wait_for(state="visible")
+    assert skin.get_attribute("aria-pressed") == "true" and sores.get_attribute("aria-pressed") == "true"
+    before = chat.bot_count()
+    done.click()
+    chat.wait_reply(before)
+    assert chat.mine()[-1] == "Skin getting thicker or tighter, Sores on fingers or toes"
+    texts = user_texts(server.app, chat.state()["sender"])
+    assert texts[-1] == '/inform{"features":["skin_worsening","digital_ulcers"]}'
+    assert "Question 5 of " in chat.progress()
+    # afterwards the picks show as picked, and nothing can be tapped again
+    assert skin.is_disabled() and "psw-picked" in (skin.get_attribute("class") or "")
+    assert "psw-picked" not in (lungs.get_attribute("class") or "")
+    # "None of these" is one tap on the next grouped question
+    chat.tap("None of these")
+    assert user_texts(server.app, chat.state()["sender"])[-1] == '/inform{"heart":[]}'
+    assert chat.errors == []
+
+
+def test_several_answers_contract(server, page):
+    """The widget's side of the contract, whatever the trial: one-id lists are toggles, Done sends them all."""
+    sent: list[str] = []
+
+    def fake(route):
+        body = route.request.post_data_json
+        sent.append(body["message"])
+        if body["message"] == "/greet":
+            route.fulfill(status=200, content_type="application/json", body=json.dumps([{
+                "recipient_id": "x", "text": "Question 2 of 9\nDo you have any of these?",
+                "buttons": [{"title": "Red", "payload": '/inform{"q":["red"]}'},
+                            {"title": "Green", "payload": '/inform{"q":["green"]}'},
+                            {"title": "Blue", "payload": '/inform{"q":["blue"]}'},
+                            {"title": "None of these", "payload": '/inform{"q":[]}'},
+                            {"title": "Not sure", "payload": '/inform{"q":"Not sure"}'},
+                            {"title": "Change my last answer", "payload": "/go_back"}],
+                "custom": {"question": {"id": "q", "type": "multi", "step": 2, "total": 9}}}]))
+        else:
+            route.fulfill(status=200, content_type="application/json", body='[{"recipient_id": "x", "text": "Thanks."}]')
+
+    page.route(WEBHOOK, fake)
+    chat = Chat(page, server.url).goto().open()
+    assert chat.progress() == "Question 2 of 9"
+    choices = page.locator(".psw-choices").last
+    assert [b.get_attribute("aria-pressed") for b in choices.get_by_role("button").all()] == \
+        ["false", "false", "false", None, None, None, None]
+    assert choices.get_by_role("button").nth(3).inner_text() == "Done"
+    # the secondary "Change my last answer" comes last, under the answers
+    aside = choices.get_by_role("button", name="Change my last answer").bounding_box()
+    assert all(aside["y"] >= b.bounding_box()["y"] + b.bounding_box()["height"] for b in choices.get_by_role("button").all()[:-1])
+    choices.get_by_role("button", name="Blue").click()
+    choices.get_by_role("button", name="Red").click()
+    before = chat.bot_count()
+    choices.get_by_role("button", name="Done").click()
+    chat.wait_reply(before)
+    assert sent[-1] == '/inform{"q":["red","blue"]}'       # in the order shown
+    assert chat.mine() == ["Red, Blue"]
+
+
+def test_question_counter_and_paragraphs(server, page):
+    """"Question N of M" from custom.question; blank lines make paragraphs, the emergency line its own."""
+    greeting = ("Hello! I ask a few short questions.\n\nThis is not medical advice.\n\n"
+                "If you have a medical emergency, call 911 now.\n\nShall we start?")
+
+    def fake(route):
+        route.fulfill(status=200, content_type="application/json", body=json.dumps([
+            {"recipient_id": "x", "text": greeting, "buttons": [{"title": "Start", "payload": "/affirm"}]},
+            {"recipient_id": "x", "text": "How old are you?",
+             "custom": {"question": {"id": "age", "type": "age", "step": 3, "total": 12}}}]))
+
+    page.route(WEBHOOK, fake)
+    Chat(page, server.url).goto().open()
+    paragraphs = page.locator(".psw-log .psw-bot").first.locator(".psw-text p").all_inner_texts()
+    assert paragraphs == ["Hello! I ask a few short questions.", "This is not medical advice.",
+                          "If you have a medical emergency, call 911 now.", "Shall we start?"]
+    assert page.locator(".psw-progress").inner_text() == "Question 3 of 12"
+
+
+def test_printable_result_with_reference_and_date(tmp_path, page):
+    live = LiveServer(strict_app(tmp_path))
+    try:
+        url = live.url + "/dated"
+        serve_test_page(page, url, live.url, 'data-today="2027-02-28"')
+        page.goto(url)
+        chat = Chat(page, live.url)
+        chat.open()
+        chat.tap("Start")
+        run_to_result(chat)
+        result = next(i["r"] for i in chat.state()["items"] if i.get("r"))
+        reference = result.get("reference")
+        assert reference and re.fullmatch(r"[A-Z0-9]{3}-[A-Z0-9]{3}", reference), result
+        assert result["today"] == "2027-02-28"
+        page.evaluate("() => { window.print = () => { window.__printed = (window.__printed || 0) + 1 } }")
+        page.get_by_role("button", name="Print or save my result").click()
+        page.emulate_media(media="print")
+        view = page.locator("#psw-print")
+        printed = view.inner_text()
+        lines = [line.strip() for line in printed.splitlines() if line.strip()]
+        assert lines[0] == "Your prescreen result"
+        assert lines[1] == live.app.extensions["prescreen_trial"].model.title
+        assert f"Reference: {reference}" in lines[2] and "Date: February 28, 2027" in printed
+        assert printed.count(f"Reference: {reference}") == 1   # once, at the top
+        answers = view.locator(".psw-print-answers li").all_inner_texts()
+        assert answers[0] == "Age in whole years: 54" and len(answers) >= 10
+        assert "you may be able to take part" in printed and "Why:" in printed
+        assert "300 Pasteur Drive" in printed and "Study contact for" in printed
+        assert printed.index("Your answers") < printed.index("Your result") < printed.index("300 Pasteur Drive")
+        assert page.evaluate("window.__printed") == 1
+    finally:
+        live.stop()
+
+
+def test_the_widget_speaks_with_the_servers_words(server, page):
+    """Every text comes from /widget/texts: change one there, and the widget shows the change."""
+    def changed(route):
+        response = route.fetch()
+        body = response.json()
+        body["texts"]["launcher"] = "Chat: could this study suit me?"
+        body["texts"]["send"] = "Send it"
+        route.fulfill(response=response, body=json.dumps(body))
+
+    page.route("**/widget/texts*", changed)
+    chat = Chat(page, server.url).goto()
+    assert page.get_by_role("button", name=re.compile("^Chat")).inner_text() == "Chat: could this study suit me?"
+    chat.open()
+    assert page.locator(".psw-send").inner_text() == "Send it"
+    assert page.locator(".psw").get_attribute("lang") == "en"
+
+
+def test_without_its_texts_the_widget_shows_one_short_error(server, page):
+    page.route("**/widget/texts*", lambda route: route.fulfill(status=500, body="no"))
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.goto(server.url)
+    page.get_by_role("alert").get_by_text("Sorry, the chat could not load. Please try again later.").wait_for()
+    assert page.locator(".psw button").count() == 0 and posts == []
+
+
+def test_axe_on_the_menu_the_question_and_the_warning(server, page):
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    url = server.url + "/axe"
+    serve_test_page(page, url, server.url, 'data-idle-minutes="0.2"')
+    page.goto(url)
+    chat = Chat(page, server.url)
+    chat.open()
+    results = axe.run(page)   # the panel, with the not-recruiting notice before Start
+    assert results.violations_count == 0, results.generate_report()
+    page.get_by_role("button", name="Menu", exact=True).click()
+    results = axe.run(page)   # the menu open
+    assert results.violations_count == 0, results.generate_report()
+    page.get_by_role("button", name="End and clear", exact=True).click()
+    results = axe.run(page)   # the confirmation
+    assert results.violations_count == 0, results.generate_report()
+    page.get_by_role("button", name="No, keep my answers").click()
+    chat.tap("Start")
+    chat.type("54")
+    chat.tap("Yes, the diffuse type")
+    chat.tap("Yes")
+    page.locator(".psw-log").get_by_role("button", name="Sores on fingers or toes").click()
+    results = axe.run(page)   # several answers, one picked
+    assert results.violations_count == 0, results.generate_report()
+    page.get_by_role("alert").filter(has_text="Are you still there?").wait_for(timeout=WAIT)
+    results = axe.run(page)   # the idle warning
+    assert results.violations_count == 0, results.generate_report()

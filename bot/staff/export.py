@@ -26,8 +26,8 @@ from bot.staff.queries import Filters, filtered_ids
 from bot.staff.transcript import record
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-SUMMARY_COLUMNS = ("conversation_id", "started_at", "last_activity", "completed", "current_question", "outcome",
-                   "eligible_from", "status", "contact_requested", "contact_name", "contact_details",
+SUMMARY_COLUMNS = ("conversation_id", "reference", "started_at", "last_activity", "completed", "current_question",
+                   "outcome", "eligible_from", "status", "contact_requested", "contact_name", "contact_details",
                    "criteria_version")
 
 
@@ -97,7 +97,7 @@ def csv_chunks(items: Iterator[dict[str, Any]], trial: Trial) -> Iterator[str]:
         s, rec = item["summary"], item["record"]
         given = {a.answer_id: a.value for a in rec.answers}
         contact = rec.contact or {}
-        row = [s["id"], _iso(s["started_at"]), _iso(s["last_activity"]), "true" if s["completed"] else "false",
+        row = [s["id"], s.get("reference"), _iso(s["started_at"]), _iso(s["last_activity"]), "true" if s["completed"] else "false",
                s["current_question"], s["outcome"], _iso(s["eligible_from"]), s["status"],
                "true" if s["contact_requested"] else "false", contact.get("name"), contact.get("details"),
                s["criteria_version"]]
@@ -114,7 +114,7 @@ def json_item(item: dict[str, Any]) -> dict[str, Any]:
     """One conversation in the JSON export."""
     s, rec = item["summary"], item["record"]
     return {
-        "id": s["id"], "trial_id": s["trial_id"], "criteria_version": s["criteria_version"],
+        "id": s["id"], "reference": s.get("reference"), "trial_id": s["trial_id"], "criteria_version": s["criteria_version"],
         "started_at": _iso(s["started_at"]), "last_activity": _iso(s["last_activity"]), "turns": s["turns"],
         "completed": bool(s["completed"]), "current_question": s["current_question"], "outcome": s["outcome"],
         "eligible_from": _iso(s["eligible_from"]), "contact_requested": bool(s["contact_requested"]),

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, select, true
+from sqlalchemy import and_, case, func, or_, select, true
 from sqlalchemy.engine import Connection
 
 from actions.evaluator import Outcome
 from bot.db.schema import conversations, transcript_index
 from bot.db.search import matching_documents, matching_line
+from bot.reference import as_reference
 
 OUTCOME_LABELS: dict[Outcome, str] = {
     Outcome.LIKELY_ELIGIBLE: "Likely eligible",
@@ -43,7 +44,7 @@ STATUSES: dict[str, str] = {
 LIST_COLUMNS = (conversations.c.id, conversations.c.started_at, conversations.c.last_activity,
                 conversations.c.completed, conversations.c.current_question, conversations.c.outcome,
                 conversations.c.eligible_from, conversations.c.contact_requested, conversations.c.status,
-                conversations.c.turns)
+                conversations.c.turns, conversations.c.reference)
 
 
 class FilterError(ValueError):
@@ -111,7 +112,7 @@ class Filters:
         if self.date_to:
             parts.append(f"started on or before {self.date_to.isoformat()}")
         if self.query:
-            parts.append(f"patient wrote {self.query!r}")
+            parts.append(f"patient wrote {self.query!r}" + (" (or reference)" if as_reference(self.query) else ""))
         return "; ".join(parts) or "all conversations"
 
 
@@ -145,7 +146,12 @@ def where_clause(filters: Filters, zone: ZoneInfo, dialect: str):
         conditions.append(c.started_at < day_start_utc(filters.date_to + dt.timedelta(days=1), zone))
     if filters.query:
         matches = matching_documents(dialect, filters.query)
-        if matches is not None:
+        reference = as_reference(filters.query)   # the code on a patient's printed result ("K7Q-4M2")
+        if reference and matches is not None:
+            conditions.append(or_(c.reference == reference, c.id.in_(matches)))
+        elif reference:
+            conditions.append(c.reference == reference)
+        elif matches is not None:
             conditions.append(c.id.in_(matches))
     return and_(*conditions) if conditions else true()
 

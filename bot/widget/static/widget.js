@@ -93,10 +93,12 @@
   function addText(parent, text, skip) {
     String(text || "").split(/\n[ \t]*\n/).forEach(function (block) {
       if (skip && block.trim() === skip) return;
-      var list = null, para = null;
-      block.split("\n").forEach(function (line) {
+      var list = null, para = null, lines = block.split("\n");
+      lines.forEach(function (line, i) {
         var m = /^\s*[-\u2022]\s+(.*)$/.exec(line);
-        if (m) {
+        if (!i && lines.length > 1 && /^[^\n]{1,60}:$/.test(line)) {  // "Why:", "What happens next:": a small heading
+          parent.appendChild(el("p", "psw-lead", line));
+        } else if (m) {
           if (!list) { list = parent.appendChild(el("ul")); para = null; }
           list.appendChild(el("li", null, m[1]));
         } else {
