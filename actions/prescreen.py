@@ -102,8 +102,23 @@ def study_slots(trial: Trial) -> List[EventType]:
             SlotSet("trial_id", trial.id)]
 
 
+class ActionStatusNotice(Action):
+    """Before the greeting's Start button: a study that is not recruiting says so first."""
+
+    def name(self) -> Text:
+        return "action_status_notice"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        trial = current_trial()
+        if trial.recruiting:
+            return []
+        dispatcher.utter_message(text=status_notice(trial, domain))
+        return [SlotSet("status_told", True)]
+
+
 class ActionStudyStatus(Action):
-    """Says, before the first question, when the study is not recruiting (once per run)."""
+    """Says, before the first question, when the study is not recruiting (once per run, unless the
+    greeting already said so)."""
 
     def name(self) -> Text:
         return "action_study_status"
@@ -112,10 +127,15 @@ class ActionStudyStatus(Action):
         trial = current_trial()
         events = [] if tracker.get_slot("study_title") else study_slots(trial)
         started = any(isinstance(tracker.slots.get(q.id), dict) for q in trial.questions)
-        if not trial.recruiting and not started:
-            notice = trial.model.status_notice or response_text(domain, "utter_not_recruiting")
-            dispatcher.utter_message(text=notice + " " + response_text(domain, "utter_continue_questions"))
+        if not trial.recruiting and not started and not tracker.get_slot("status_told"):
+            dispatcher.utter_message(text=status_notice(trial, domain))
         return events
+
+
+def status_notice(trial: Trial, domain: DomainDict) -> str:
+    """The not-recruiting notice, and that the patient can still go through the questions."""
+    notice = trial.model.status_notice or response_text(domain, "utter_not_recruiting")
+    return notice + " " + response_text(domain, "utter_continue_questions")
 
 
 class ActionContinue(Action):

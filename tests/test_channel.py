@@ -53,7 +53,7 @@ def test_question_item_keeps_text_buttons_and_custom_together(patient):
     patient.start()
     patient.says("54")
     item = next(r for r in patient.replies if question_of([r]))
-    assert item["text"].startswith("Question 2 of about")
+    assert item["text"].startswith("Question 2 of ")
     assert [b["title"] for b in item["buttons"]][:2] == ["Yes, the diffuse type", "Yes, the limited type"]
     assert item["custom"]["question"]["id"] == "diagnosis"
 

@@ -216,7 +216,7 @@ def test_two_apps_in_one_process_keep_their_own_trials(tmp_path, monkeypatch):
         p = Patient(real.test_client())
         replies = p.start()
         assert p.asked == "age", texts(replies)
-        assert_says(replies, "not recruiting")
+        assert_says(p.history[-2][1], "not recruiting")   # with the greeting, before Start
         q = Patient(fictional.test_client())
         q.start()
         assert q.asked == "how_old"

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import pytest
 
-from chatkit import (CONTACT_ADDRESS, CRISIS_988, CRITERION_KEYS, ELIGIBLE, EMERGENCY_911, NOT_RECRUITING,
+from chatkit import (CONTACT_ADDRESS, CRISIS_988, CRITERIA, CRITERION_KEYS, ELIGIBLE, EMERGENCY_911, NOT_RECRUITING,
                      QUESTION_KEYS, RESULT_KEYS, STAFF_DECIDE, answer_until, assert_says, chat_app, chat_client,
                      patient, question_of, result_of, run_script, store, texts)
 
 __all__ = ["chat_app", "chat_client", "patient", "store"]  # fixtures used below
 
 START = [("hi", "~Shall we start?"), ("tap:Start", "age")]
+CRITERIA_PATH = CRITERIA
 
 
 def check_result_message(replies: list[dict], result_validator=None) -> dict:
@@ -242,12 +243,30 @@ def test_needs_review_with_a_washout_gives_the_date(patient):
     assert_says(patient.replies, "February 28, 2027")
 
 
-def test_not_recruiting_notice_comes_before_the_first_question(patient):
-    patient.says("hi")
-    replies = patient.taps("Start")
+def test_not_recruiting_notice_comes_with_the_greeting_before_start(patient):
+    """Status first (issue 13, item 1): a study that is not recruiting says so before the patient
+    taps Start, and the patient can still go on."""
+    replies = patient.says("hi")
     notice = [i for i, r in enumerate(replies) if NOT_RECRUITING in (r.get("text") or "")]
-    question = [i for i, r in enumerate(replies) if question_of([r])]
-    assert notice and question and notice[0] < question[0], texts(replies)
+    start = [i for i, r in enumerate(replies) if any(b["title"] == "Start" for b in r.get("buttons") or [])]
+    assert notice and start and notice[0] < start[0], texts(replies)
+    replies = patient.taps("Start")
+    assert patient.asked == "age" and NOT_RECRUITING not in texts(replies)   # said once, not again
+
+
+def test_a_recruiting_study_says_nothing_of_the_kind(tmp_path):
+    from chatkit import Patient, make_app, store_of
+    text = open(CRITERIA_PATH, encoding="utf-8").read().replace("status: not_recruiting", "status: recruiting", 1)
+    criteria = tmp_path / "recruiting.yaml"
+    criteria.write_text(text, encoding="utf-8")
+    app = make_app(tmp_path / "r.sqlite3", criteria=str(criteria))
+    try:
+        patient = Patient(app.test_client())
+        patient.start()
+        assert patient.asked == "age"
+        assert all(NOT_RECRUITING not in texts(replies) for _, replies in patient.history)
+    finally:
+        store_of(app).engine.dispose()
 
 
 def test_greeting_says_who_what_and_emergency(patient):
@@ -494,12 +513,12 @@ def test_no_keep_them_at_the_greeting_does_not_skip_the_study_notice(patient):
 
     At the least, the not-recruiting notice must come before the first question
     (docs/ARCHITECTURE.md, "Clinical rules")."""
-    patient.says("hi")
+    greeting = patient.says("hi")
     patient.says("delete my answers")
     replies = patient.taps("No, keep them")
     assert_says(replies, "nothing was deleted")
     if question_of(replies) is not None:
-        assert_says(replies, NOT_RECRUITING)
+        assert_says(greeting, NOT_RECRUITING)   # said with the greeting, before any question
 
 
 @pytest.mark.parametrize("words", ["I have chest pain right now", "I can't breathe", "I want to die"])

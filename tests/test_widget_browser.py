@@ -863,7 +863,9 @@ def test_not_recruiting_is_said_before_start(tmp_path, page):
         chat = Chat(page, live.url).goto().open()
         status = page.locator(".psw-log").get_by_role("status")
         assert status.is_visible()
-        assert notice in status.inner_text() and "You can still answer the questions" in status.inner_text()
+        # said once: by the server's message before the greeting if it sends one, else by the widget
+        assert status.count() == 1 and page.locator(".psw-log").inner_text().count(notice) == 1
+        assert status.inner_text().startswith(notice) and "You can still" in status.inner_text()
         # before the greeting and its Start button, in reading order and on the screen
         order = page.evaluate("""() => { const s = document.querySelector('.psw-log [role=status]');
             const b = [...document.querySelectorAll('.psw-log button')].find(x => x.textContent === 'Start');
@@ -878,6 +880,22 @@ def test_not_recruiting_is_said_before_start(tmp_path, page):
         assert status.count() == 1 and page.locator(".psw-log > *").first.get_attribute("role") == "status"
     finally:
         live.stop()
+
+    # a server that does not say it: the widget does, from /widget/texts
+    page.route(WEBHOOK, lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps([
+        {"recipient_id": "x", "text": "Hello!\n\nShall we start?", "buttons": [{"title": "Start", "payload": "/affirm"}]}])))
+    live = LiveServer(strict_app(tmp_path, CRITERIA=str(_criteria_copy(tmp_path, status="not_recruiting",
+                                                                      status_notice=notice))))
+    try:
+        page.evaluate("localStorage.clear()")
+        Chat(page, live.url).goto().open()
+        status = page.locator(".psw-log").get_by_role("status")
+        assert status.count() == 1
+        assert status.inner_text() == notice + "\nYou can still answer the questions to see how they fit you."
+        assert page.locator(".psw-log > *").first.get_attribute("role") == "status"
+    finally:
+        live.stop()
+        page.unroute(WEBHOOK)
 
     # a recruiting study says nothing of the kind
     other = tmp_path / "recruiting"

@@ -252,9 +252,11 @@
       return replies.some(function (r) { return r && r.custom && r.custom.conversation_deleted; });
     }, function () { return false; }).then(function (gone) {
       if (mine !== wiping || notice !== shown) return;  // a new conversation began meanwhile
+      var a = document.activeElement, had = !a || a === document.body || log.contains(a);
       notice = t(gone ? "cleared" : "clear_failed");
       retry = gone ? null : function () { notice = t("clearing"); retry = null; renderAll(); wipe(sender, notice); };
       renderAll();
+      if (had && !panel.hidden) log.querySelector(".psw-note button").focus();
     });
   }
 
@@ -270,7 +272,8 @@
 
   function bubble(item) {
     var me = item.w === "me";
-    var div = el("div", "psw-msg " + (me ? "psw-me" : item.r ? "psw-bot psw-result" : "psw-bot"));
+    var div = el("div", "psw-msg " + (me ? "psw-me" : item.r ? "psw-bot psw-result" : told(item) ? "psw-bot psw-status" : "psw-bot"));
+    if (told(item)) div.setAttribute("role", "status");
     div.appendChild(sr(t(me ? "you_said" : "assistant_said")));
     var body = div.appendChild(el("div", "psw-text"));
     if (me) body.textContent = item.t; else addText(body, item.t);
@@ -375,8 +378,17 @@
     names.classList.toggle("psw-has-progress", !!text);
   }
 
-  function showStatus() {
-    // the study is not taking part now: say so before Start (filled in again on opening, so it is read out)
+  function told(item) {  // the server's own not-recruiting message (it comes before the greeting)
+    return item.w === "bot" && !!NOTICE && item.t.indexOf(NOTICE) === 0;
+  }
+  function placeStatus() {
+    // the study is not taking people now: said first, above the greeting and its Start button; by the
+    // server's message when it sends one, else by the widget (not while the first answer is on its way)
+    var own = !RECRUITING && !st.items.some(told) && (st.items.length > 0 || !busy);
+    if (own && statusBox.parentNode !== log) log.insertBefore(statusBox, log.firstChild);
+    if (!own && statusBox.parentNode) statusBox.remove();
+  }
+  function showStatus() {  // filled in again on opening, so that it is read out
     statusBox.textContent = "";
     if (RECRUITING) return;
     statusBox.appendChild(el("p", "psw-status-head", NOTICE || t("not_recruiting")));
@@ -401,9 +413,9 @@
   function renderAll() {
     log.textContent = "";
     pendingEl = null;
-    if (!RECRUITING) log.appendChild(statusBox);
     showNotice();
     st.items.forEach(function (item) { log.appendChild(bubble(item)); });
+    placeStatus();
     if (st.pending) showPending(t("not_sent"));
     refreshChoices();
     refreshProgress();
@@ -581,6 +593,7 @@
       if (!first && item.w === "bot") first = node;
     });
     save(true);
+    placeStatus();
     refreshChoices();
     refreshProgress();
     log.scrollTop = first ? (added.length === st.items.length ? 0 : Math.max(0, first.offsetTop - 48)) : log.scrollHeight;
@@ -596,6 +609,7 @@
     else if (body && typeof body.error === "string" && body.error) message = body.error;
     else message = t("server_error", { status: status });
     showPending(t("not_sent"));
+    placeStatus();
     showError(message);
     log.scrollTop = log.scrollHeight;
     save(false);
