@@ -19,6 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import form
+from actions.contact_details import extract_contact
 from actions.contracts import QuestionMetadata
 from actions.evaluator import Outcome, Verdict, rules_out
 from actions.loader import current_trial
@@ -498,20 +499,6 @@ class ActionStudyInfo(Action):
         return []
 
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.I)
-
-
-def read_contact_details(text: str) -> str | None:
-    """A normalised phone number (7-15 digits) or e-mail address, or None."""
-    text = text.strip()
-    if EMAIL_RE.match(text):
-        return text
-    digits = re.sub(r"[\s().\-]", "", text)
-    if re.fullmatch(r"\+?\d{7,15}", digits):
-        return digits
-    return None
-
-
 class ValidateContactForm(FormValidationAction):
     """The contact opt-in: consent, then a name and a phone number or e-mail."""
 
@@ -547,9 +534,11 @@ class ValidateContactForm(FormValidationAction):
 
     def validate_contact_details(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                  domain: DomainDict) -> Dict[Text, Any]:
-        details = read_contact_details(str(value))
+        """A phone number or e-mail address, also inside a sentence; the rest of the sentence
+        ("best after 3pm") is kept as the patient's note for staff."""
+        details = extract_contact(str(value))
         if details:
-            return {"contact_details": details}
+            return {"contact_details": details.value, "contact_note": details.note or None}
         dispatcher.utter_message(text=response_text(domain, "utter_contact_details_invalid"))
         return {"contact_details": None}
 
@@ -562,9 +551,12 @@ class ActionContactDone(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         if tracker.get_slot("contact_consent"):
-            dispatcher.utter_message(text=response_text(domain, "utter_contact_saved",
-                                                        name=tracker.get_slot("contact_name"),
-                                                        details=tracker.get_slot("contact_details")))
+            details = extract_contact(str(tracker.get_slot("contact_details") or ""))
+            text = response_text(domain, "utter_contact_saved", name=tracker.get_slot("contact_name"),
+                                 details=details.shown if details else tracker.get_slot("contact_details"))
+            if tracker.get_slot("contact_note"):   # said back, so the patient sees what staff will read
+                text += " " + response_text(domain, "utter_contact_note_saved", note=tracker.get_slot("contact_note"))
+            dispatcher.utter_message(text=text)
             return [SlotSet("contact_requested", True)]
         dispatcher.utter_message(text=response_text(domain, "utter_contact_declined"))
         return [SlotSet("contact_requested", False)]

@@ -88,6 +88,34 @@ def test_yes_then_name_and_phone_invalid_ones_reasked(fictional_app, fictional_p
     assert row["outcome"] == "likely_eligible"
 
 
+def test_a_phone_number_inside_a_sentence_keeps_the_rest_as_a_note(fictional_app, fictional_patient):
+    """Issue 13, item 9: "my cell is 555 201 3344, best after 3pm" is a phone number and a note for
+    staff, both said back to the patient; staff see a tel: link and the note."""
+    p = fictional_patient
+    to_the_offer(p)
+    p.taps("Yes, contact me")
+    p.says("Ann Example")
+    replies = p.says("my cell is 555 201 3344, best after 3pm")
+    assert_says(replies, "Thank you, Ann Example", "555-201-3344", "best after 3pm")
+    from bot.staff.transcript import contact_of
+    slots = store_of(fictional_app).conversation(p.sender)
+    assert slots["contact_requested"] is True
+    events = store_of(fictional_app).events(p.sender)
+    set_slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert set_slots["contact_details"] == "5552013344" and set_slots["contact_note"] == "best after 3pm"
+    assert contact_of({**set_slots, "contact_requested": True}) == {
+        "name": "Ann Example", "details": "555-201-3344", "link": "tel:5552013344", "note": "best after 3pm"}
+
+
+@pytest.mark.parametrize("typed", ["call 555-0100 or 555-0199", "my phone is 555 201 3344 and a@b.org", "after 3pm"])
+def test_two_numbers_or_none_are_asked_again(fictional_patient, typed):
+    p = fictional_patient
+    to_the_offer(p)
+    p.taps("Yes, contact me")
+    p.says("Ann Example")
+    assert_says(p.says(typed), "does not look like a phone number or e-mail")
+
+
 def test_yes_with_an_email_address(fictional_app, fictional_patient):
     p = fictional_patient
     to_the_offer(p)

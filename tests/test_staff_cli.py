@@ -154,7 +154,8 @@ def test_export_json_prints_only_json(data):
                                         "checked_back": False, "changes": []}
     said = [line["text"] for line in likely["transcript"] if line["from"] == "patient"]
     assert said[:4] == ["hi", "Start", "54", "Yes, the diffuse type"]    # taps shown as the titles
-    assert by_id["contact"]["contact"] == {"name": '=HYPERLINK("http://x","y")', "details": "ann@example.org"}
+    assert by_id["contact"]["contact"] == {"name": '=HYPERLINK("http://x","y")', "details": "ann@example.org",
+                                           "link": "mailto:ann@example.org", "note": ""}
 
 
 def test_export_json_says_which_answers_the_patient_confirmed(data):

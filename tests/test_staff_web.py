@@ -466,7 +466,8 @@ def test_contact_requests_are_listed_counted_filtered_and_shown(tmp_path):
     assert "/staff/conversations/no-call" in none and none.count('href="/staff/conversations/') == 1
 
     shown = staff.get("/staff/conversations/wants-call").get_data(as_text=True)
-    assert 'id="contact-name">Ann Lee<' in shown and 'id="contact-details">ann@example.org<' in shown
+    assert 'id="contact-name">Ann Lee<' in shown
+    assert 'id="contact-details"><a href="mailto:ann@example.org">ann@example.org</a><' in shown
     assert 'id="contact-requested">Yes<' in shown
     assert "contact-name" not in staff.get("/staff/conversations/no-call").get_data(as_text=True)
 

@@ -73,6 +73,18 @@ def test_gzip_size_budget(client):
     assert total <= GZIP_BUDGET
 
 
+def test_comments_are_left_out_of_the_served_files(client):
+    source = (STATIC / "widget.js").read_text(encoding="utf-8")
+    served = client.get("/widget.js").get_data(as_text=True)
+    assert served.count("\n") == source.count("\n")          # an error's line number points into the source
+    assert not re.search(r"(^|\s)//", served.split("*/", 1)[1])
+    # what makes the stripping safe: no string or regular expression in the code holds "//"
+    code = re.sub(r"(?m)^[ \t]*//.*$|[ \t]+//\s.*$", "", source)
+    assert "//" not in re.sub(r"/\*.*?\*/", "", code, flags=re.S)
+    css = client.get("/widget.css").get_data(as_text=True)
+    assert "/*" not in css and ".psw-panel" in css
+
+
 def test_widget_loads_nothing_from_other_hosts():
     js = _code((STATIC / "widget.js").read_text(encoding="utf-8"))
     css = _code((STATIC / "widget.css").read_text(encoding="utf-8"))

@@ -28,7 +28,7 @@ from bot.staff.transcript import record
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SUMMARY_COLUMNS = ("conversation_id", "reference", "started_at", "last_activity", "completed", "current_question",
                    "outcome", "eligible_from", "status", "contact_requested", "contact_name", "contact_details",
-                   "criteria_version")
+                   "contact_note", "criteria_version")
 
 
 def neutralise(cell: Any) -> str:
@@ -100,7 +100,7 @@ def csv_chunks(items: Iterator[dict[str, Any]], trial: Trial) -> Iterator[str]:
         row = [s["id"], s.get("reference"), _iso(s["started_at"]), _iso(s["last_activity"]), "true" if s["completed"] else "false",
                s["current_question"], s["outcome"], _iso(s["eligible_from"]), s["status"],
                "true" if s["contact_requested"] else "false", contact.get("name"), contact.get("details"),
-               s["criteria_version"]]
+               contact.get("note"), s["criteria_version"]]
         row += [csv_value(given[a]) if a in given else "" for a in trial.answers]
         writer.writerow([neutralise(cell) for cell in row])
         if n % 200 == 0:

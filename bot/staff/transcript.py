@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Collection, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
+from actions.contact_details import extract_contact
 from actions.form import walk
 from actions.prescreen import PENDING_SLOT
 from actions.trial import Trial
@@ -345,7 +346,10 @@ def contact_of(slots: dict[str, Any]) -> dict[str, str] | None:
     """The name and phone or e-mail the patient left, if they asked to be contacted."""
     if not slots.get("contact_requested"):
         return None
-    return {"name": str(slots.get("contact_name") or ""), "details": str(slots.get("contact_details") or "")}
+    details = str(slots.get("contact_details") or "")
+    found = extract_contact(details)
+    return {"name": str(slots.get("contact_name") or ""), "details": found.shown if found else details,
+            "link": found.link if found else "", "note": str(slots.get("contact_note") or "")}
 
 
 def record(trial: Trial, events: list[dict[str, Any]], zone: ZoneInfo | None = None, *,

@@ -21,9 +21,22 @@ SITE_MARK = "{} /*@site*/"
 bp = Blueprint("widget", __name__, template_folder="templates")
 
 
+# Comments are for people reading the source; a phone need not download them. Only whole-line `//`
+# comments and ` // ` after code go from the JS (lines are kept, so an error's line number still points
+# into the source; tests/test_widget_http.py checks that no string in it holds "//"); from the CSS, every
+# /* */ comment.
+JS_COMMENT = re.compile(r"(?m)^[ \t]*//.*$|[ \t]+//\s.*$")
+CSS_COMMENT = re.compile(r"/\*.*?\*/\n?", re.S)
+
+
 @lru_cache(maxsize=8)
 def _read(name: str, mtime_ns: int) -> str:
-    return (STATIC / name).read_text(encoding="utf-8")
+    text = (STATIC / name).read_text(encoding="utf-8")
+    if name.endswith(".js"):
+        return JS_COMMENT.sub("", text)
+    if name.endswith(".css"):
+        return CSS_COMMENT.sub("", text)
+    return text
 
 
 def _asset(name: str) -> str:

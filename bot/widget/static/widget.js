@@ -154,7 +154,7 @@
     log = attrs(panel.appendChild(el("div", "psw-log")), { role: "log", "aria-live": "polite", "aria-label": t("log") });
     log.tabIndex = 0;
     // not recruiting: said first, above the greeting and its Start button
-    statusBox = attrs(el("div", "psw-msg psw-status"), { role: "status" });
+    statusBox = attrs(el("div", "psw-status"), { role: "status" });
 
     typing = attrs(panel.appendChild(el("div", "psw-typing")), { role: "status" });
     typing.hidden = true;
@@ -185,7 +185,7 @@
     modal.hidden = true;
     var box = attrs(modal.appendChild(el("div", "psw-dialog")),
       { role: "alertdialog", "aria-modal": "true", "aria-labelledby": "psw-confirm-title", "aria-describedby": "psw-confirm-text" });
-    box.appendChild(el("h3", null, t("confirm_title"))).id = "psw-confirm-title";
+    box.appendChild(el("h2", null, t("confirm_title"))).id = "psw-confirm-title";
     box.appendChild(el("p", null, t("confirm_text"))).id = "psw-confirm-text";
     var btns = box.appendChild(el("div", "psw-dialog-buttons"));
     btns.appendChild(button("psw-yes", t("confirm_yes"), confirmClear));
@@ -285,7 +285,7 @@
       var group = attrs(div.appendChild(el("div", "psw-choices")), { role: "group", "aria-label": t("choices") });
       div._item = item;
       div._btns = [];
-      item.sel = item.sel || [];
+      if (multi) item.sel = item.sel || [];
       item.b.forEach(function (choice, i) {
         var aside = choice.payload === "/go_back", b;
         if (toggles[i]) {
@@ -303,7 +303,7 @@
           b = button(aside ? "psw-choice psw-aside" : "psw-choice", choice.title, function () {
             if (busy || item.done) return;
             item.pick = choice.payload;
-            item.sel = [];
+            if (multi) item.sel = [];
             send(choice.payload, choice.title);
           });
           b._payload = choice.payload;
@@ -769,6 +769,7 @@
         log.scrollTop = log.scrollHeight;
       }
       window.addEventListener("storage", onStorage);
+      tick();
       setInterval(tick, Math.max(250, Math.min(15000, WARN / 8)));
       document.addEventListener("visibilitychange", function () { if (!document.hidden) tick(); });
     }, function () {
