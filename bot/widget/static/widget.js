@@ -384,7 +384,7 @@
   function placeStatus() {
     // the study is not taking people now: said first, above the greeting and its Start button; by the
     // server's message when it sends one, else by the widget (not while the first answer is on its way)
-    var own = !RECRUITING && !st.items.some(told) && (st.items.length > 0 || !busy);
+    var own = !RECRUITING && !notice && !st.items.some(told) && (st.items.length > 0 || !busy);
     if (own && statusBox.parentNode !== log) log.insertBefore(statusBox, log.firstChild);
     if (!own && statusBox.parentNode) statusBox.remove();
   }
@@ -457,6 +457,7 @@
     busy = on;
     typing.hidden = !on;
     panel.setAttribute("data-busy", on ? "true" : "false");
+    placeStatus();
     refreshChoices();
     if (on) log.scrollTop = log.scrollHeight;
   }
