@@ -29,6 +29,7 @@ def parse_answer(trial: Trial, question: Question, text: str, today: dt.date, ta
     Nothing rules a patient out silently: a typed reading that by itself makes a criterion fail
     (a yes to HIV, a no to the diagnosis, an age under 18) is checked back before it counts.
     """
+    text = HUGE_NUMBER.sub(" ", text)   # no age, date or count has 9 digits or more (a 309-digit "age")
     if not tapped and ASKS_WHAT_COUNTS.search(normalize(text)):
         return Parsed(question_back=True)     # "not sure what counts as serious": answered with the help
     parsed = QUESTION_TYPES[question.type].parse(trial, question, text, today)
@@ -37,6 +38,7 @@ def parse_answer(trial: Trial, question: Question, text: str, today: dt.date, ta
     return parsed
 
 
+HUGE_NUMBER = re.compile(r"\d{9,}")
 ASKS_WHAT_COUNTS = re.compile(r"\b(?:not sure|unsure|don't know|dont know|no idea) (?:what|if|whether|how|which) "
                               r"(?:\w+ )?(?:counts|means|is meant|you mean|qualifies|you're asking|youre asking)\b")
 

@@ -22,7 +22,7 @@ MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if 
 MONTHS.update({"sept": 9, "febuary": 2, "feburary": 2, "janurary": 1, "agust": 8, "augest": 8, "septmber": 9,
                "octber": 10, "novmber": 11, "decmber": 12})
 MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
-UNIT_DAYS = {"day": 1, "week": 7, "wk": 7}
+LIFETIME_DAYS = 130 * 366
 SEASONS = {"spring": (3, 5), "summer": (6, 8), "fall": (9, 11), "autumn": (9, 11), "winter": (12, 2)}
 VAGUE_WORDS = re.compile(r"\b(about|around|roughly|maybe|approximately|approx|like|or so|some|almost|nearly|ish|probably|i think)\b")
 COUNT_WORDS = {"a": 1, "an": 1, "one": 1, "a few": 3, "few": 3, "a couple of": 2, "couple of": 2, "a couple": 2,
@@ -57,11 +57,15 @@ def unit_of(word: str) -> str:
     return "year"
 
 
-def date_ago(n: float, unit: str, today: dt.date) -> dt.date:
+def date_ago(n: float, unit: str, today: dt.date) -> dt.date | None:
+    """`n` days, weeks, months or years before today; None when that is more than a lifetime ago
+    ("200000 weeks ago" is not a date anyone took a medicine on)."""
+    days = n * {"day": 1, "week": 7, "month": 30.5, "year": 365.25}[unit]
+    if not 0 <= days <= LIFETIME_DAYS:
+        return None
     if unit in ("day", "week"):
-        return today - dt.timedelta(days=round(n * UNIT_DAYS[unit]))
-    months = round(n if unit == "month" else n * 12)
-    return minus_months(today, months)
+        return today - dt.timedelta(days=round(days))
+    return minus_months(today, round(n if unit == "month" else n * 12))
 
 
 def numeric_date(t: str, date_order: str, today: dt.date | None = None) -> tuple[dt.date, bool] | None:
@@ -193,7 +197,8 @@ def parse_date(text: str, today: dt.date, date_order: str = "MDY") -> tuple[dt.d
         unit = unit_of(m[2])
         estimate = vague or unit in ("month", "year") or n != int(n) or \
             m[1] in ("a few", "few", "a couple of", "a couple", "couple of", "couple", "several")
-        return date_ago(n, unit, today), estimate
+        day = date_ago(n, unit, today)
+        return (day, estimate) if day else None
     if has(t, "last week"):
         return today - dt.timedelta(days=7), True
     holiday = holiday_date(t, today)
@@ -209,7 +214,8 @@ def parse_date(text: str, today: dt.date, date_order: str = "MDY") -> tuple[dt.d
     m = re.search(r"\b(a|one|two|\d+) (year|month)s? and a half ago\b", t)
     if m:
         n = (count_of(m[1]) or 1) + 0.5
-        return date_ago(n, m[2], today), True
+        day = date_ago(n, m[2], today)
+        return (day, True) if day else None
     m = re.search(r"\b((?:19|20)\d\d) ?(?:-|to|through|until|till) ?((?:19|20)\d\d)\b", t)
     if m and int(m[2]) <= today.year:      # "infliximab 2017-2020": it ended in 2020
         return min(dt.date(int(m[2]), 12, 31), today), True
