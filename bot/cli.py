@@ -206,8 +206,8 @@ def accuracy(corpus: str, criteria_path: str | None) -> None:
 
 
 @main.command()
-@click.option("--older-than", "older_than", type=click.IntRange(min=0), required=True,
-              help="Delete conversations with no activity for more than this many days.")
+@click.option("--older-than", "older_than", type=click.IntRange(min=0, max=36500), required=True,
+              help="Delete conversations with no activity for more than this many days (0 to 36500).")
 @click.option("--outcome", type=click.Choice([o.value for o in Outcome]),
               default=None, help="Only conversations with this outcome.")
 def purge(older_than: int, outcome: str | None) -> None:

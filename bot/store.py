@@ -30,6 +30,7 @@ from bot.db.search import transcript_lines
 from bot.events import Event, Reply
 from bot.jsoncodec import dumps, loads
 
+PURGE_REASON = "retention:"   # a purged conversation's tombstone reason starts with it
 SUMMARY_FIELDS = ("current_question", "contact_requested", "reference")
 RESULT_FIELDS = ("completed", "outcome", "result", "criteria_version", "eligible_from")
 
@@ -130,7 +131,7 @@ class Store:
             query = query.where(conversations.c.outcome == outcome)
         with self.engine.connect() as conn:
             ids = [r[0] for r in conn.execute(query)]
-        reason = f"retention: inactive for more than {older_than_days} days" + (f", outcome {outcome}" if outcome else "")
+        reason = f"{PURGE_REASON} inactive for more than {older_than_days} days" + (f", outcome {outcome}" if outcome else "")
         for sender in ids:
             with self.turn(sender) as turn:
                 turn.delete(reason, actor=actor)

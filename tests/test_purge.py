@@ -186,6 +186,8 @@ def test_a_purged_patient_who_comes_back_starts_afresh(clinic):
     ["--older-than"],
     ["--older-than", "-1"],
     ["--older-than", "abc"],
+    ["--older-than", "99999999999"],   # a traceback once; now "not in the range 0<=x<=36500"
+    ["--older-than", "36501"],
     ["--older-than", "3.5"],
     ["--older-than", "30", "--outcome", "bogus"],
     ["--older-than", "30", "--outcome"],

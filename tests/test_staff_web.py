@@ -521,3 +521,39 @@ def test_secure_cookies_can_be_forced(tmp_path, monkeypatch):
     app = csrf_app(tmp_path)
     add_staff(app)
     assert "Secure" in _session_cookie(login(app.test_client()))
+
+
+# -- findings of the outside probe (issue 14, item 6) -----------------------------------
+
+@pytest.mark.parametrize("query", ["to=9999-12-31", "from=0001-01-01", "from=2026-13-01", "to=1899-12-31"])
+def test_out_of_range_dates_are_a_clear_400_on_the_form(staff, query):
+    for url in ("/staff/?", "/staff/export?format=csv&"):
+        response = staff.get(url + query)
+        assert response.status_code == 400, (url, query)
+    page = staff.get("/staff/?" + query).get_data(as_text=True)
+    assert "is not a date from 1900 to 2999" in page
+
+
+@pytest.mark.parametrize("target", ["/staff/\r\nSet-Cookie: x=1", "/staff/\n", "/staff/\x00", "/staff/\t"])
+def test_control_characters_in_next_are_refused(client, target):
+    from test_staff_helpers import PASSWORD
+    token = page_token(client, "/staff/login")
+    response = client.post("/staff/login", query_string={"next": target},
+                           data={"username": "carol", "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+    assert "\r" not in response.headers["Location"] and "\n" not in response.headers["Location"]
+    assert response.headers["Location"].endswith("/staff/")
+
+
+def test_a_purged_conversation_is_labelled_as_purged(app, three, staff):
+    import datetime as dt
+    from bot.db.schema import conversations as conv
+    store = store_of(app)
+    with store.engine.begin() as conn:
+        conn.execute(conv.update().where(conv.c.id == "gone")
+                     .values(last_activity=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)))
+    assert store.purge(30) == 1
+    page = staff.get("/staff/conversations/gone")
+    assert page.status_code == 404
+    assert "retention purge" in page.get_data(as_text=True)
+    assert "patient's request" not in page.get_data(as_text=True)

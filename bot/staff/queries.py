@@ -86,7 +86,8 @@ class Filters:
                 try:
                     dates[name] = parse_date(value)
                 except ValueError:
-                    problems.append(f"{'From' if name == 'from' else 'To'} date {value!r} is not a date (YYYY-MM-DD).")
+                    problems.append(f"{'From' if name == 'from' else 'To'} date {value!r} is not a date from "
+                                    f"{EARLIEST.year} to {LATEST.year} (YYYY-MM-DD).")
         query = (args.get("q") or "").strip()[:200]
         return cls(outcome, status, contact, dates["from"], dates["to"], query), problems
 
@@ -116,11 +117,18 @@ class Filters:
         return "; ".join(parts) or "all conversations"
 
 
+EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+
+
 def parse_date(value: str) -> dt.date:
-    """A YYYY-MM-DD date."""
+    """A YYYY-MM-DD date from 1900 to 2999 (others cannot be a conversation's date, and the
+    extremes would overflow when turned into the site's day boundaries)."""
     if len(value) != 10:
         raise ValueError(value)
-    return dt.date.fromisoformat(value)
+    day = dt.date.fromisoformat(value)
+    if not EARLIEST <= day <= LATEST:
+        raise ValueError(value)
+    return day
 
 
 def day_start_utc(day: dt.date, zone: ZoneInfo) -> dt.datetime:

@@ -24,6 +24,7 @@ from bot.staff.export import conversations_with_events, csv_chunks, json_chunks
 from bot.db.schema import as_utc, audit_log as audit, conversations, followups, now_utc
 from bot.staff.queries import NO_OUTCOME, OUTCOMES, STATUSES, Filters, list_page
 from bot.staff.transcript import record, value_words
+from bot.store import PURGE_REASON
 
 WRONG_LOGIN = "Wrong user name or password."
 NOTE_MAX = 5000
@@ -70,8 +71,10 @@ def _safe_next(target: str | None) -> str | None:
     """A same-site /staff/ path to go to after login, or None."""
     if not target:
         return None
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return None   # backslashes and control characters (a CR/LF would split the Location header)
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/staff/") or "\\" in target:
+    if parts.scheme or parts.netloc or not parts.path.startswith("/staff/"):
         return None
     return target
 
@@ -203,7 +206,7 @@ def index():
     args = filters.as_args()
     return render_template("staff/list.html", page=page, filters=filters, args=args, problems=problems,
                            export_csv=url_for("staff.export", format="csv", **args),
-                           export_json=url_for("staff.export", format="json", **args))
+                           export_json=url_for("staff.export", format="json", **args)), 400 if problems else 200
 
 
 # -- one conversation -----------------------------------------------------------------
@@ -220,8 +223,11 @@ def conversation(conversation_id: str):
     summary = store.conversation(conversation_id)
     if summary is None:
         gone = store.tombstones(conversation_id) if len(conversation_id) <= 128 else []
-        abort(404, description="This conversation was deleted at the patient's request." if gone
-              else "There is no conversation with this id.")
+        if not gone:
+            abort(404, description="There is no conversation with this id.")
+        purged = gone[-1]["reason"].startswith(PURGE_REASON)
+        abort(404, description="This conversation was deleted by the retention purge." if purged
+              else "This conversation was deleted at the patient's request.")
     events = store.events(conversation_id)
     dialogue = current_app.extensions["prescreen"].dialogue_engine.dialogue
     rec = record(_trial(), events, _trial().zone, initial=initial_slots(dialogue))
