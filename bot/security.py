@@ -2,7 +2,7 @@
 
 Every response gets a Content-Security-Policy that allows only this origin
 (no inline scripts or styles, no framing), X-Frame-Options, nosniff and
-Referrer-Policy. Nothing here stops other sites from loading /widget.js
+Referrer-Policy; over HTTPS also Strict-Transport-Security. Nothing here stops other sites from loading /widget.js
 (no Cross-Origin-Resource-Policy). The session cookie is HttpOnly,
 SameSite=Lax, and Secure when the SECURE_COOKIES setting (PRESCREEN_SECURE_COOKIES,
 bot.config) or SESSION_COOKIE_SECURE says so, or else when the request came over HTTPS.
@@ -22,6 +22,9 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+
+
+HSTS = "max-age=31536000; includeSubDomains"
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -62,4 +65,6 @@ def init_app(app: Flask) -> None:
     def _security_headers(response: Response) -> Response:
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
+        if request.is_secure:   # HTTPS (directly, or from a trusted proxy that ended TLS): browsers keep to it
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response

@@ -494,6 +494,13 @@ def test_security_headers_on_every_response(client, url):
     for name, value in EXPECTED_HEADERS.items():
         assert response.headers.get(name) == value, (url, name)
     assert "Cross-Origin-Resource-Policy" not in response.headers
+    assert "Strict-Transport-Security" not in response.headers   # plain HTTP: no HSTS
+
+
+@pytest.mark.parametrize("url", ["/staff/login", "/health", "/"])
+def test_hsts_over_https(client, url):
+    response = client.get(url, base_url="https://clinic.example.org")
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
 
 
 def test_staff_pages_are_not_cached(staff):
