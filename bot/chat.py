@@ -37,7 +37,7 @@ def webhook():
         return _error("The body must be a JSON object with 'sender' and 'message'.", 400)
     sender, message = data.get("sender"), data.get("message")
     if not valid_sender(sender):
-        return _error("'sender' must be 1-128 characters of A-Z a-z 0-9 _ . : -", 400)
+        return _error("'sender' must be 16-128 characters of A-Z a-z 0-9 _ . : -", 400)
     if isinstance(message, str):
         message = clean_text(message)
     if not isinstance(message, str) or not message.strip():

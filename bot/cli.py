@@ -105,7 +105,7 @@ def chat(sender: str | None) -> None:
     from bot.store import StoreBusy
 
     if sender is not None and not valid_sender(sender):
-        fail("--sender must be 1-128 characters of A-Z a-z 0-9 _ . : -")
+        fail("--sender must be 16-128 characters of A-Z a-z 0-9 _ . : -")
     app = create_app_or_fail()
     conversations = app.extensions["prescreen"]
     sender = sender or "cli-" + secrets.token_hex(16)

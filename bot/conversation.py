@@ -12,11 +12,11 @@ from bot.events import Reply
 from bot.reference import new_reference
 from bot.store import Conflict, Store, StoreBusy
 
-SENDER_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
+SENDER_RE = re.compile(r"[A-Za-z0-9_.:\-]{16,128}")
 
 
 def valid_sender(sender: Any) -> bool:
-    """1-128 characters of A-Z a-z 0-9 _ . : - (docs/ARCHITECTURE.md, "The channel")."""
+    """16-128 characters of A-Z a-z 0-9 _ . : - (docs/ARCHITECTURE.md, "The channel")."""
     return isinstance(sender, str) and SENDER_RE.fullmatch(sender) is not None
 
 

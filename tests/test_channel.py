@@ -59,7 +59,7 @@ def test_question_item_keeps_text_buttons_and_custom_together(patient):
 
 
 def test_content_type_is_json(chat_client):
-    response = chat_client.post(WEBHOOK, json={"sender": "abc", "message": "hi"})
+    response = chat_client.post(WEBHOOK, json={"sender": "abc-0123456789abcdef", "message": "hi"})
     assert response.status_code == 200
     assert response.mimetype == "application/json"
 
@@ -95,7 +95,7 @@ def test_bad_sender_is_a_400_json_error(chat_client, store, name):
         assert store.conversation(body["sender"]) is None
 
 
-@pytest.mark.parametrize("sender", ["a", "A" * 128, "x" * 127 + "9", "abc-DEF_123.456:789",
+@pytest.mark.parametrize("sender", ["a" * 16, "A" * 128, "x" * 127 + "9", "abc-DEF_123.456:789",
                                     "0f9c2d4e8a7b6c5d4e3f2a1b0c9d8e7f"])
 def test_valid_sender_is_accepted(chat_client, store, sender):
     response = chat_client.post(WEBHOOK, json={"sender": sender, "message": "hi"})
@@ -197,8 +197,8 @@ def test_a_repeated_id_is_per_conversation(chat_client, store):
 
 def test_without_message_id_every_message_is_a_turn(chat_client, store):
     for _ in range(2):
-        chat_client.post(WEBHOOK, json={"sender": "no-ids", "message": "hi", "metadata": {"today": TODAY}})
-    assert len(user_events(store.events("no-ids"))) == 2
+        chat_client.post(WEBHOOK, json={"sender": "no-ids-0123456789ab", "message": "hi", "metadata": {"today": TODAY}})
+    assert len(user_events(store.events("no-ids-0123456789ab"))) == 2
 
 
 def test_a_repeated_delete_confirmation_deletes_once(patient, store):

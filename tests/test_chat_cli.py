@@ -67,7 +67,7 @@ WHOLE = [
 
 
 def test_a_whole_conversation_with_numbers_and_words(db_url):
-    done = chat(db_url, WHOLE, "--sender", "cli-whole")
+    done = chat(db_url, WHOLE, "--sender", "cli-whole-0123456789abcdef")
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "Shall we start?" in out
@@ -77,22 +77,22 @@ def test_a_whole_conversation_with_numbers_and_words(db_url):
     assert CONTACT_ADDRESS in out and STAFF_DECIDE in out
     assert out.index("not recruiting") < out.index("Question 1 of ")
     assert "you: 54" in out
-    assert "cli-whole" in done.stderr            # the conversation id, on standard error
-    result, events = outcome(db_url, "cli-whole")
+    assert "cli-whole-0123456789abcdef" in done.stderr            # the conversation id, on standard error
+    result, events = outcome(db_url, "cli-whole-0123456789abcdef")
     assert result == "likely_eligible"
     assert len(user_events(events)) == len(WHOLE) + 1   # the greeting, then every line
 
 
 def test_sender_resumes_a_conversation(db_url):
-    first = chat(db_url, ["1", "54", "1"], "--sender", "cli-resume")
+    first = chat(db_url, ["1", "54", "1"], "--sender", "cli-resume-0123456789abcdef")
     assert first.returncode == 0, first.stderr
     assert "Question 3 of " in first.stdout
     second = chat(db_url, ["yes", "ulcers", "none", "no", "no", "no", "no", "no", "never", "never", "never",
-                           "never", "no", "no", "1"], "--sender", "cli-resume")   # 1: the review is right
+                           "never", "no", "no", "1"], "--sender", "cli-resume-0123456789abcdef")   # 1: the review is right
     assert second.returncode == 0, second.stderr
     assert "Shall we start?" not in second.stdout        # no new greeting: the same conversation goes on
     assert "Result: based on your answers, you may be able to take part" in second.stdout
-    result, events = outcome(db_url, "cli-resume")
+    result, events = outcome(db_url, "cli-resume-0123456789abcdef")
     assert result == "likely_eligible"
     assert [e["text"] for e in user_events(events)][:4] == ["/greet", "/affirm", "54",
                                                             '/inform{"diagnosis":"Yes, the diffuse type"}']
@@ -101,8 +101,8 @@ def test_sender_resumes_a_conversation(db_url):
 def test_resuming_shows_the_pending_question_and_its_numbers_work(db_url):
     """A patient who comes back with --sender must see where they are, and "1" must pick
     the first button of that question, as it did before they left."""
-    chat(db_url, ["1", "54", "1"], "--sender", "cli-resume-2")
-    second = chat(db_url, ["1"], "--sender", "cli-resume-2")
+    chat(db_url, ["1", "54", "1"], "--sender", "cli-resume-2-0123456789abcdef")
+    second = chat(db_url, ["1"], "--sender", "cli-resume-2-0123456789abcdef")
     assert second.returncode == 0, second.stderr
     before_input = second.stdout.split("you: 1")[0]
     assert "Have you already tried other treatment" in before_input, second.stdout
@@ -111,19 +111,19 @@ def test_resuming_shows_the_pending_question_and_its_numbers_work(db_url):
 
 
 def test_not_now_ends_with_the_contact(db_url):
-    done = chat(db_url, ["2"], "--sender", "cli-not-now")
+    done = chat(db_url, ["2"], "--sender", "cli-not-now-0123456789abcdef")
     assert done.returncode == 0
     assert CONTACT_ADDRESS in done.stdout and "Thank you for your time" in done.stdout
     assert "Question 1" not in done.stdout
 
 
 def test_age_17_and_digressions(db_url):
-    done = chat(db_url, ["1", "help", "why do you ask?", "17", "1", "1"], "--sender", "cli-17")
+    done = chat(db_url, ["1", "help", "why do you ask?", "17", "1", "1"], "--sender", "cli-17-0123456789abcdef")
     assert "go back" in done.stdout
     assert "Just to check" in done.stdout   # typed, a rule-out is checked back (1: "Yes, that's right")
     assert "This study is only for adults" in done.stdout
     assert "not likely to be able to take part" in done.stdout
-    assert outcome(db_url, "cli-17")[0] == "not_eligible"
+    assert outcome(db_url, "cli-17-0123456789abcdef")[0] == "not_eligible"
 
 
 def test_a_bad_sender_is_refused(db_url):
@@ -134,9 +134,9 @@ def test_a_bad_sender_is_refused(db_url):
 
 
 def test_the_action_server_down_prints_the_sentence_and_stores_nothing(db_url):
-    done = chat(db_url, ["1"], "--sender", "cli-down",
+    done = chat(db_url, ["1"], "--sender", "cli-down-0123456789abcdef",
                 extra_env={"PRESCREEN_ACTION_ENDPOINT": f"http://127.0.0.1:{free_port()}/webhook"})
     assert "try again" in done.stderr.lower()
     assert "Traceback" not in done.stderr
-    result, events = outcome(db_url, "cli-down")
+    result, events = outcome(db_url, "cli-down-0123456789abcdef")
     assert events == []

@@ -242,9 +242,9 @@ def test_a_sender_outside_the_rule_is_400(app, client, name):
     assert store.conversation(sender) is None
 
 
-@pytest.mark.parametrize("sender", ["a", "A" * 128, "0", "a.b:c-d_e", "-", ".", ":::"])
+@pytest.mark.parametrize("sender", ["a" * 16, "A" * 128, "0", "a.b:c-d_e", "-", ".", ":::"])
 def test_a_sender_inside_the_rule_is_served(app, client, sender):
-    sender = sender if len(sender) == 128 or sender == "a" else sender + run_sender("ok")[:40]
+    sender = sender if len(sender) >= 16 else sender + run_sender("ok")[:40]
     response = post_raw(client, as_json({"sender": sender, "message": "hi"}))
     check_response(response, allowed={200})
     assert_whole_turns(store_of(app).events(sender))

@@ -37,7 +37,8 @@ def staff(app):
 
 
 def patient(app, sender: str) -> Patient:
-    return Patient(app.test_client(), sender=sender)
+    """A patient whose conversation id starts with `sender` (ids are 16-128 characters)."""
+    return Patient(app.test_client(), sender=f"{sender}-0123456789abcdef")
 
 
 def events_of(app, sender: str) -> list[dict]:
@@ -344,7 +345,7 @@ def test_changes_from_a_log_alone():
 def test_the_json_export_carries_each_answers_changes(app, staff):
     change_from_review(app)
     document = json.loads(staff.get("/staff/export?format=json").get_data(as_text=True))
-    answers = {c["id"]: c for c in document["conversations"]}["changed"]["answers"]
+    answers = {c["id"]: c for c in document["conversations"]}["changed-0123456789abcdef"]["answers"]
     (change,) = answers["ssc_diagnosis"]["changes"]
     assert (change["old"], change["new"], change["how"]) == (False, True, "review") and change["at"]
     assert answers["age"]["changes"] == []
