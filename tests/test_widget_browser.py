@@ -746,7 +746,7 @@ def test_embedding_on_an_allowed_origin_works(embedding):
 def test_embedding_on_another_origin_is_refused(embedding):
     """The browser refuses the widget's texts from the study's server: a short built-in error, nothing sent."""
     posts: list[str] = []
-    app, page, chat = embedding(allowed=False, on_page=lambda p: p.on(
+    _, page, chat = embedding(allowed=False, on_page=lambda p: p.on(
         "request", lambda r: posts.append(r.url) if r.method == "POST" else None))
     page.get_by_role("alert").get_by_text("the chat could not load").wait_for(timeout=WAIT)
     assert page.locator(".psw-launcher").count() == 1 and page.locator(".psw-panel").count() == 0

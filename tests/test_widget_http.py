@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import json
 import re
 import shutil
 import threading
@@ -80,7 +79,7 @@ def test_comments_are_left_out_of_the_served_files(client):
     assert not re.search(r"(^|\s)//", served.split("*/", 1)[1])
     # what makes the stripping safe: no string or regular expression in the code holds "//"
     code = re.sub(r"(?m)^[ \t]*//.*$|[ \t]+//\s.*$", "", source)
-    assert "//" not in re.sub(r"/\*.*?\*/", "", code, flags=re.S)
+    assert "//" not in re.sub(r"/\*.*?\*/", "", code, flags=re.DOTALL)
     css = client.get("/widget.css").get_data(as_text=True)
     assert "/*" not in css and ".psw-panel" in css
 
@@ -140,7 +139,7 @@ def test_unknown_or_missing_languages_get_english(client, query):
 
 def test_a_second_language_is_a_second_file(tmp_path, monkeypatch):
     """es.yml (later): its own words, English for any text it does not have yet, its own date locale."""
-    import bot.widget as widget
+    from bot import widget
     folder = tmp_path / "texts"
     folder.mkdir()
     shutil.copy(TEXTS / "en.yml", folder / "en.yml")
@@ -186,7 +185,7 @@ def test_every_text_the_widget_uses_is_in_the_file_and_every_text_is_used():
 
 def test_the_widget_holds_no_patient_facing_words_of_its_own():
     """Every word a patient sees comes from texts/<lang>.yml; only the load failure is built in."""
-    code = re.sub(r"/\*.*?\*/", "", _js(), flags=re.S)
+    code = re.sub(r"/\*.*?\*/", "", _js(), flags=re.DOTALL)
     code = re.sub(r"(?m)//.*$", "", code)
     technical = {"use strict", "Content-Type", "Esc", "Escape", "Tab", FALLBACK}
     prose = []
@@ -279,7 +278,7 @@ def _post(client, origin=None):
     headers = {"Origin": origin} if origin else {}
     out = []
     worker = threading.Thread(target=lambda: out.append(client.post(
-        WEBHOOK, json={"sender": "cors-test-1", "message": "hi", "metadata": {"message_id": "m-cors-1"}},
+        WEBHOOK, json={"sender": "cors-test-1-0123456789abcdef", "message": "hi", "metadata": {"message_id": "m-cors-1"}},
         headers=headers)))
     worker.start()
     worker.join(30)

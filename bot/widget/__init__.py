@@ -26,7 +26,7 @@ bp = Blueprint("widget", __name__, template_folder="templates")
 # into the source; tests/test_widget_http.py checks that no string in it holds "//"); from the CSS, every
 # /* */ comment.
 JS_COMMENT = re.compile(r"(?m)^[ \t]*//.*$|[ \t]+//\s.*$")
-CSS_COMMENT = re.compile(r"/\*.*?\*/\n?", re.S)
+CSS_COMMENT = re.compile(r"/\*.*?\*/\n?", re.DOTALL)
 
 
 @lru_cache(maxsize=8)
