@@ -1105,7 +1105,7 @@ def test_question_counter_and_paragraphs(server, page):
     def fake(route):
         route.fulfill(status=200, content_type="application/json", body=json.dumps([
             {"recipient_id": "x", "text": greeting, "buttons": [{"title": "Start", "payload": "/affirm"}]},
-            {"recipient_id": "x", "text": "How old are you?",
+            {"recipient_id": "x", "text": "Question 3 of 12\nHow old are you?",
              "custom": {"question": {"id": "age", "type": "age", "step": 3, "total": 12}}}]))
 
     page.route(WEBHOOK, fake)
@@ -1114,6 +1114,8 @@ def test_question_counter_and_paragraphs(server, page):
     assert paragraphs == ["Hello! I ask a few short questions.", "This is not medical advice.",
                           "If you have a medical emergency, call 911 now.", "Shall we start?"]
     assert page.locator(".psw-progress").inner_text() == "Question 3 of 12"
+    # the header shows the counter, so the question's bubble does not say it again
+    assert page.locator(".psw-log .psw-bot").last.locator(".psw-text").inner_text() == "How old are you?"
 
 
 def test_printable_result_with_reference_and_date(tmp_path, page):

@@ -276,7 +276,9 @@
     if (told(item)) div.setAttribute("role", "status");
     div.appendChild(sr(t(me ? "you_said" : "assistant_said")));
     var body = div.appendChild(el("div", "psw-text"));
-    if (me) body.textContent = item.t; else addText(body, item.t);
+    var text = item.t, lead = item.q && t("question_of", { step: item.q.step, total: item.q.total });
+    if (lead && text.indexOf(lead + "\n") === 0) text = text.slice(lead.length + 1);  // the header shows it
+    if (me) body.textContent = text; else addText(body, text);
     if (item.b && item.b.length) {
       var toggles = item.b.map(function (c) { return toggleOf(c.payload); });
       var multi = toggles.some(Boolean), last = -1;
