@@ -282,6 +282,11 @@ def test_whole_conversation_by_buttons(server, page):
     assert page.get_by_role("log").get_attribute("aria-live") == "polite"
     page.screenshot(path="/tmp/widget-desktop-result.png")
 
+    # a likely-eligible result gives its reasons (the criteria met) and what happens next (issue 13, item 2)
+    shown = page.locator(".psw-log .psw-result").last.inner_text()
+    for words in ("Why:", "You are 18 or older.", "You have been diagnosed with systemic sclerosis.",
+                  "What happens next:", "Reference: "):
+        assert words in shown, words
     # print view: outcome, reasons, contact and the staff-decide reminder, nothing else
     page.evaluate("() => { window.print = () => { window.__printed = (window.__printed || 0) + 1 } }")
     page.get_by_role("button", name="Print or save my result").click()
