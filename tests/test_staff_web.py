@@ -9,7 +9,6 @@ import html
 import io
 import json
 import re
-import time
 
 import pytest
 from sqlalchemy import select
@@ -158,15 +157,52 @@ def test_a_password_reset_ends_open_sessions(app, staff):
     assert login(app.test_client(), "carol", "a completely new password").status_code == 302
 
 
-def test_session_expires_after_inactivity(app, staff):
+def _sessions(app) -> list:
+    from bot.db.schema import staff_sessions
+    with store_of(app).engine.connect() as conn:
+        return conn.execute(select(staff_sessions)).mappings().all()
+
+
+def test_session_expires_after_inactivity_on_the_server(app, staff):
+    import datetime as dt
+    from bot.db.schema import staff_sessions
     assert staff.get("/staff/").status_code == 200
-    with staff.session_transaction() as session:
-        session["staff_seen"] = time.time() - 31 * 60
+    with store_of(app).engine.begin() as conn:   # 31 minutes without a request, as the server saw it
+        conn.execute(staff_sessions.update().values(last_seen=dt.datetime.now(dt.timezone.utc)
+                                                     - dt.timedelta(minutes=31)))
     response = staff.get("/staff/")
     assert response.status_code == 302 and "/staff/login" in response.headers["Location"]
     assert staff.get("/staff/").status_code == 302          # logged out for good
+    assert _sessions(app) == []                              # and gone from the server
     page = staff.get("/staff/login").get_data(as_text=True)
-    assert "inactivity" in page
+    assert "session has ended" in page
+
+
+def test_a_copied_cookie_stops_working_at_logout(app, staff):
+    """Issue 14: a cookie copied before logout opened /staff/ and the export for 30 idle minutes."""
+    assert staff.get("/staff/").status_code == 200
+    cookie = staff.get_cookie("session")
+    thief = app.test_client()
+    thief.set_cookie(cookie.key, cookie.value, domain=cookie.domain or "localhost")
+    assert thief.get("/staff/").status_code == 200          # the copy works while the session is open
+    staff.post("/staff/logout", data={"csrf_token": page_token(staff, "/staff/")})
+    for url in ("/staff/", "/staff/export?format=csv"):
+        response = thief.get(url)
+        assert response.status_code == 302 and "/staff/login" in response.headers["Location"], url
+    assert _sessions(app) == []
+
+
+def test_the_session_table_holds_no_token(app, staff):
+    with staff.session_transaction() as cookie_session:
+        token = cookie_session["staff_session"]
+    (row,) = _sessions(app)
+    assert token not in str(dict(row)) and len(row["token_hash"]) == 64
+
+
+def test_disabling_an_account_ends_its_sessions_on_the_server(app, staff):
+    accounts.disable_user(store_of(app).engine, "carol")
+    assert _sessions(app) == []
+    assert staff.get("/staff/").status_code == 302
 
 
 def test_idle_minutes_come_from_the_environment(tmp_path, monkeypatch):
@@ -175,9 +211,16 @@ def test_idle_minutes_come_from_the_environment(tmp_path, monkeypatch):
     add_staff(app)
     c = app.test_client()
     login(c)
-    with c.session_transaction() as session:
-        session["staff_seen"] = time.time() - 6 * 60
-    assert c.get("/staff/").status_code == 302
+    import datetime as dt
+    from bot.db.schema import staff_sessions
+    with store_of(app).engine.begin() as conn:
+        conn.execute(staff_sessions.update().values(last_seen=dt.datetime.now(dt.timezone.utc)
+                                                     - dt.timedelta(minutes=4)))
+    assert c.get("/staff/").status_code == 200       # 4 idle minutes: still open
+    with store_of(app).engine.begin() as conn:
+        conn.execute(staff_sessions.update().values(last_seen=dt.datetime.now(dt.timezone.utc)
+                                                     - dt.timedelta(minutes=6)))
+    assert c.get("/staff/").status_code == 302       # 6: ended
     assert app.config["STAFF_IDLE_MINUTES"] == 5.0
 
 

@@ -123,6 +123,17 @@ staff_users = Table(
     UniqueConstraint("username", name="uq_staff_users_username"),
 )
 
+# staff sessions held on the server (issue 14): the cookie carries a random token, the table only its
+# SHA-256; logout, disable, a password reset and idle time end a session here, so a copied cookie stops
+# working at once
+staff_sessions = Table(
+    "staff_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+)
+
 login_failures = Table(
     "staff_login_failures", metadata,
     Column("key", String(200), primary_key=True),   # "user:<name>" or "addr:<address>"
@@ -154,7 +165,7 @@ transcript_index = Table(
 )
 
 # Tables that outlive a deleted conversation on purpose (no health data in them).
-KEPT_AFTER_DELETION = frozenset({"tombstones", "audit", "staff_users", "staff_login_failures"})
+KEPT_AFTER_DELETION = frozenset({"tombstones", "audit", "staff_users", "staff_login_failures", "staff_sessions"})
 
 
 def now_utc() -> dt.datetime:

@@ -6,17 +6,19 @@ so that every worker and host sees them).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from flask_login import UserMixin
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from bot.db.schema import as_utc, login_failures, now_utc, staff_users as users
+from bot.db.schema import as_utc, login_failures, now_utc, staff_sessions as sessions, staff_users as users
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
@@ -116,6 +118,7 @@ def disable_user(engine: Engine, name: str) -> None:
             raise AccountError(f"No user named {name!r}.")
         conn.execute(update(users).where(users.c.id == row["id"])
                      .values(disabled=True, session_version=users.c.session_version + 1))
+        conn.execute(delete(sessions).where(sessions.c.user_id == row["id"]))
 
 
 def reset_password(engine: Engine, name: str, password: str) -> None:
@@ -129,6 +132,54 @@ def reset_password(engine: Engine, name: str, password: str) -> None:
         conn.execute(update(users).where(users.c.id == row["id"])
                      .values(password_hash=hashed, password_changed_at=now_utc(),
                              session_version=users.c.session_version + 1))
+        conn.execute(delete(sessions).where(sessions.c.user_id == row["id"]))
+
+
+# -- sessions held on the server ------------------------------------------------------
+TOUCH_EVERY = 30   # seconds: a session's last_seen is written at most this often (not on every page)
+
+
+def _token_hash(token: str) -> str:
+    """The stored form of a session token (256 random bits: SHA-256 is enough, nothing to guess)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def open_session(engine: Engine, user: "StaffUser") -> str:
+    """A new session of this user; its token goes in the (signed) cookie, its hash in the table."""
+    token = secrets.token_urlsafe(32)
+    now = now_utc()
+    with engine.begin() as conn:
+        conn.execute(insert(sessions).values(token_hash=_token_hash(token), user_id=user.id, created_at=now,
+                                             last_seen=now))
+    return token
+
+
+def session_alive(engine: Engine, token: Any, user_id: int, idle_seconds: float) -> bool:
+    """Whether the session is still open on the server, belongs to this user and was used within the
+    idle time; an idle session is ended here. Its last use is recorded (at most every TOUCH_EVERY s)."""
+    if not isinstance(token, str) or not token:
+        return False
+    key, now = _token_hash(token), now_utc()
+    with engine.connect() as conn:
+        row = conn.execute(select(sessions.c.user_id, sessions.c.last_seen)
+                           .where(sessions.c.token_hash == key)).first()
+    if row is None or row.user_id != user_id:
+        return False
+    idle = (now - as_utc(row.last_seen)).total_seconds()
+    with engine.begin() as conn:
+        if idle > idle_seconds:
+            conn.execute(delete(sessions).where(sessions.c.token_hash == key))
+            return False
+        if idle > TOUCH_EVERY:
+            conn.execute(update(sessions).where(sessions.c.token_hash == key).values(last_seen=now))
+    return True
+
+
+def end_session(engine: Engine, token: Any) -> None:
+    """Log a session out on the server: its cookie, even a copy, no longer opens anything."""
+    if isinstance(token, str) and token:
+        with engine.begin() as conn:
+            conn.execute(delete(sessions).where(sessions.c.token_hash == _token_hash(token)))
 
 
 def load_user(engine: Engine, user_id: str) -> StaffUser | None:

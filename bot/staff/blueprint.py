@@ -1,13 +1,14 @@
-"""The staff blueprint: every staff page needs a login (and a CSRF token on a POST),
-sessions end after STAFF_IDLE_MINUTES idle, and no staff page is cached."""
+"""The staff blueprint: every staff page needs a login (and a CSRF token on a POST) whose session
+is still open on the server (bot/staff/accounts.py: logout, disable, a password reset or
+STAFF_IDLE_MINUTES idle end it there), and no staff page is cached."""
 
 from __future__ import annotations
-
-import time
 
 from flask import Blueprint, current_app, flash, g, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
+
+from bot.staff import accounts
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates", static_folder="static",
                static_url_path="/static")
@@ -27,15 +28,14 @@ def _guard():
         csrf.protect()
     if public:
         return None
-    now = time.time()
-    seen = session.get("staff_seen")
     idle = float(current_app.config["STAFF_IDLE_MINUTES"]) * 60
-    if not isinstance(seen, (int, float)) or now - seen > idle:
+    engine = current_app.extensions["prescreen_store"].engine
+    if not accounts.session_alive(engine, session.get("staff_session"), current_user.id, idle):
+        # ended on the server: logged out, idle too long, or the account was disabled or reset
         logout_user()
         session.clear()
-        flash("Your session ended after a period of inactivity. Please log in again.", "info")
+        flash("Your session has ended. Please log in again.", "info")
         return redirect(url_for("staff.login", next=request.full_path if request.method == "GET" else None))
-    session["staff_seen"] = now
     session.permanent = True
     g.staff_user = current_user
     return None

@@ -163,7 +163,7 @@ def login():
                 next_page = _safe_next(request.args.get("next"))
                 session.clear()
                 login_user(user)
-                session["staff_seen"] = now_utc().timestamp()
+                session["staff_session"] = accounts.open_session(database, user)
                 session.permanent = True
                 _audit("login", target=user.username, actor=user.username)
                 return redirect(next_page or url_for("staff.index"))
@@ -176,6 +176,7 @@ def login():
 def logout():
     """Log out (a POST with the CSRF token)."""
     _audit("logout", target=current_user.username)
+    accounts.end_session(_store().engine, session.get("staff_session"))
     logout_user()
     session.clear()
     flash("You are logged out.", "info")
