@@ -172,3 +172,21 @@ def test_export_refuses_bad_filters(db, args):
 
 def test_export_needs_a_format(db):
     assert run("export").exit_code == 2
+
+
+@pytest.mark.parametrize("password, why", [
+    ("passwordpassword", "repeated"), ("            ", "repeated"), ("aaaaaaaaaaaa", "repeated"),
+    ("abcabcabcabc", "repeated"), ("carol-the-coordinator", "user name"), ("CAROL-THE-COORDINATOR2026!", "user name"),
+    ("password1234", "common"), ("Password2024!", "common"), ("qwertyuiopas", None), ("short", "at least 12"),
+])
+def test_weak_passwords_are_refused(tmp_path, password, why):
+    """Issue 14, item 3: at least 12 characters, not the user name, not one character or a short run
+    repeated, not a common password."""
+    from bot.staff.accounts import AccountError, check_password
+    if why is None:
+        assert check_password(password, "carol-the-coordinator") == password
+        return
+    with pytest.raises(AccountError) as error:
+        check_password(password, "carol-the-coordinator")
+    assert {"repeated": "repeated", "user name": "user name", "common": "most common",
+            "at least 12": "at least 12"}[why] in str(error.value)

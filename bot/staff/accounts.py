@@ -10,6 +10,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from flask_login import UserMixin
@@ -70,13 +71,39 @@ def check_username(name: str) -> str:
     return name
 
 
-def check_password(password: str) -> str:
-    """The password if it is long enough (and not absurdly long)."""
+def check_password(password: str, username: str = "") -> str:
+    """The password if it is long enough (and not absurdly long), not the user name (also with digits
+    or signs after it, or repeated), not one
+    character or one short run repeated ("passwordpassword", 12 spaces), and not a common password
+    (zxcvbn's list of 30,000, also once trailing digits and signs are taken off: "Password2024!")."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise AccountError(f"The password must be at most {MAX_PASSWORD_LENGTH} characters long.")
+    lowered = password.lower()
+    core = re.sub(r"[\d\W_]+$", "", lowered)
+    if username and username.lower() in (lowered, core, _repeated_unit(lowered)):
+        raise AccountError("The password must not be the user name.")
+    unit = _repeated_unit(lowered)
+    if len(unit) <= len(lowered) // 2 or not lowered.strip():
+        raise AccountError("The password must not be one character or a few characters repeated.")
+    if {lowered, core, unit} & _common_passwords():
+        raise AccountError("That password is one of the most common ones. Please choose another.")
     return password
+
+
+def _repeated_unit(text: str) -> str:
+    """The shortest run that repeated makes the text ("ab" for "ababab"); the text itself if none."""
+    for size in range(1, len(text) // 2 + 1):
+        if len(text) % size == 0 and text[:size] * (len(text) // size) == text:
+            return text[:size]
+    return text
+
+
+@lru_cache(maxsize=1)
+def _common_passwords() -> frozenset[str]:
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+    return frozenset(FREQUENCY_LISTS["passwords"])
 
 
 def hash_password(password: str) -> str:
@@ -90,7 +117,7 @@ def _find(conn: Connection, name: str):
 def add_user(engine: Engine, name: str, password: str, admin: bool = False) -> StaffUser:
     """Create an account; refuses a name already taken (in any letter case)."""
     check_username(name)
-    check_password(password)
+    check_password(password, name)
     hashed = hash_password(password)
     with engine.begin() as conn:
         if _find(conn, name) is not None:
@@ -123,7 +150,7 @@ def disable_user(engine: Engine, name: str) -> None:
 
 def reset_password(engine: Engine, name: str, password: str) -> None:
     """Set a new password; open sessions of the account end."""
-    check_password(password)
+    check_password(password, name)
     hashed = hash_password(password)
     with engine.begin() as conn:
         row = _find(conn, name)
