@@ -84,12 +84,24 @@ def evaluate_command(criteria_path: str | None, today: str | None, answers_file:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5005, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Serve the widget, the chat webhook and the staff screens."""
+@click.option("--port", default=5005, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="gunicorn worker processes (above 1 only with shared rate-limit storage).")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
+              help="threads per worker.")
+@click.option("--debug", is_flag=True, help="Werkzeug's development server instead (never in production).")
+def serve(host: str, port: int, workers: int, threads: int, debug: bool) -> None:
+    """Serve the widget, the chat webhook and the staff screens (on gunicorn)."""
+    from bot.server import serve as run_gunicorn, shared_limits
     app = create_app_or_fail()
+    if workers > 1 and not shared_limits(app.config):
+        fail("--workers above 1 needs PRESCREEN_RATELIMIT_STORAGE_URL (for example redis://localhost:6379/0): "
+             "each worker would count the rate limits alone")
     click.echo(f"Prescreen bot on http://{host}:{port}/ (Ctrl+C stops)", err=True)
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    if debug:
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
+    else:
+        run_gunicorn(app, host, port, workers, threads)
 
 
 @main.command()
