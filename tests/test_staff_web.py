@@ -607,3 +607,11 @@ def test_a_purged_conversation_is_labelled_as_purged(app, three, staff):
     assert page.status_code == 404
     assert "retention purge" in page.get_data(as_text=True)
     assert "patient's request" not in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("site, status", [("cross-site", 403), ("same-site", 403), ("same-origin", 200),
+                                          ("none", 200), (None, 200)])
+def test_an_export_started_from_another_site_is_refused(staff, site, status):
+    """Issue 14: the CSV export was a cross-site GET. Browsers say where a request comes from."""
+    headers = {"Sec-Fetch-Site": site} if site else {}
+    assert staff.get("/staff/export?format=csv", headers=headers).status_code == status

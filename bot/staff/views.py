@@ -305,7 +305,11 @@ def audit_log():
 
 @bp.get("/export")
 def export():
-    """The filtered list as CSV or JSON (a download)."""
+    """The filtered list as CSV or JSON (a download). Refused when a browser says the request comes
+    from another site (Sec-Fetch-Site): a link elsewhere must not start a download of patient data."""
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        _audit("export_refused", detail="cross-site request")
+        abort(403)
     kind = request.args.get("format", "csv")
     if kind not in ("csv", "json"):
         abort(400)
