@@ -13,6 +13,7 @@ back whole. The turn's statements are Core statements compiled once
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -141,6 +142,25 @@ class Store:
     def audit_entries(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(select(audit_log).order_by(audit_log.c.id)).mappings()]
+
+    def add_burst_audit(self, actor: str, action: str, target: str | None, address: str | None,
+                        window_seconds: int = 60) -> None:
+        """Record a failed or refused login, in aggregate: a repeat of the same action on the same
+        account from the same address within the window adds to the first row's count ("3 attempts")
+        instead of a row per request (a flood of anonymous POSTs must not flood the log)."""
+        a = audit_log.c
+        since = now_utc() - dt.timedelta(seconds=window_seconds)
+        with self.engine.begin() as conn:
+            row = conn.execute(select(a.id, a.detail).where(
+                a.action == action, a.target == target, a.address == address, a.at >= since)
+                .order_by(a.id.desc()).limit(1)).first()
+            if row is None:
+                conn.execute(insert(audit_log).values(at=now_utc(), actor=actor, action=action, target=target,
+                                                      address=address, detail="1 attempt"))
+            else:
+                counted = re.match(r"(\d+) attempt", row.detail or "")
+                count = (int(counted[1]) if counted else 1) + 1
+                conn.execute(update(audit_log).where(a.id == row.id).values(detail=f"{count} attempts"))
 
     def add_audit(self, actor: str, action: str, target: str | None = None, address: str | None = None,
                   detail: str | None = None, conn: Connection | None = None) -> None:

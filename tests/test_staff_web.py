@@ -615,3 +615,14 @@ def test_an_export_started_from_another_site_is_refused(staff, site, status):
     """Issue 14: the CSV export was a cross-site GET. Browsers say where a request comes from."""
     headers = {"Sec-Fetch-Site": site} if site else {}
     assert staff.get("/staff/export?format=csv", headers=headers).status_code == status
+
+
+def test_a_flood_of_failed_logins_is_audited_in_aggregate(app, client):
+    """Issue 14: 300 anonymous login POSTs wrote 300 audit rows; a burst is now one row with a count."""
+    for _ in range(30):
+        token = page_token(client, "/staff/login")
+        client.post("/staff/login", data={"username": "mallory", "password": "wrong password 123",
+                                          "csrf_token": token})
+    rows = [e for e in store_of(app).audit_entries() if e["action"] in ("login_failed", "login_refused")]
+    assert 1 <= len(rows) <= 2
+    assert sum(int(e["detail"].split()[0]) for e in rows) == 30

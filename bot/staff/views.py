@@ -150,13 +150,13 @@ def login():
             minutes = math.ceil(wait / 60)
             error = (f"Too many failed log-ins. Try again in {wait} seconds." if wait < 60 else
                      f"Too many failed log-ins. Try again in {minutes} minutes.")
-            _audit("login_refused", target=name[:64], detail="too many failed log-ins", actor=name[:64] or "?")
+            _store().add_burst_audit(name[:64] or "?", "login_refused", name[:64], _address())
             status = 429
         else:
             user = accounts.verify(database, name, form.password.data)
             if user is None:
                 accounts.record_failure(database, keys)
-                _audit("login_failed", target=name[:64], actor=name[:64] or "?")
+                _store().add_burst_audit(name[:64] or "?", "login_failed", name[:64], _address())
                 error, status = WRONG_LOGIN, 401
             else:
                 accounts.clear_failures(database, keys[0][0])
