@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.conversation import Conversations, valid_sender
@@ -24,15 +24,24 @@ def _error(message: str, status: int, **extra):
     return jsonify({"error": message, **extra}), status
 
 
+def parsed_body():
+    """The request's JSON body, parsed once per request (as request.get_json(silent=True), with
+    orjson) for the webhook and for the rate limiter alike, so that both see the same sender."""
+    if "chat_body" not in g:
+        data = None
+        if request.is_json:
+            try:
+                data = loads(request.get_data(cache=True))
+            except (ValueError, RecursionError):  # not JSON, or absurdly deep nesting
+                data = None
+        g.chat_body = data
+    return g.chat_body
+
+
 @bp.post("/webhooks/rest/webhook")
 def webhook():
     """Rasa REST channel: {"sender", "message", "metadata"} -> list of replies."""
-    data = None
-    if request.is_json:  # as request.get_json(silent=True), with orjson
-        try:
-            data = loads(request.get_data(cache=True))
-        except (ValueError, RecursionError):  # not JSON, or absurdly deep nesting
-            data = None
+    data = parsed_body()
     if not isinstance(data, dict):
         return _error("The body must be a JSON object with 'sender' and 'message'.", 400)
     sender, message = data.get("sender"), data.get("message")

@@ -20,6 +20,8 @@ from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from bot.chat import parsed_body
+
 log = logging.getLogger("prescreen.http")
 
 MESSAGES = {
@@ -34,7 +36,8 @@ MESSAGES = {
 
 
 def _sender_key() -> str:
-    data = request.get_json(silent=True)
+    """The conversation a message belongs to, read from the same parse as the webhook's."""
+    data = parsed_body()
     sender = data.get("sender") if isinstance(data, dict) else None
     return f"conversation:{sender}" if isinstance(sender, str) else f"address:{get_remote_address()}"
 

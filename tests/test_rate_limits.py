@@ -167,3 +167,22 @@ def test_redis_storage_shares_the_count_between_app_instances(apps, redis_url): 
     codes = [send(one if i % 2 else two, run_sender(f"redis{i}"), 0, address=address).status_code
              for i in range(4)]
     assert codes.count(429) >= 2 and codes[:1] == [200], codes
+
+
+@pytest.mark.parametrize("depth", [50, 1010, 1100])   # 1000-1024: only orjson reads it
+def test_a_deeply_nested_extra_field_does_not_escape_the_per_conversation_limit(apps, depth):
+    """Issue 14: the limiter parsed the body with another JSON parser than the webhook, so a deeply
+    nested extra field made it key the message by address while the webhook still served it."""
+    import json
+    app = apps(RATE_LIMITS="1000 per minute|3 per minute")
+    client = app.test_client()
+    sender = run_sender("nested")
+    statuses = []
+    for n in range(5):
+        body = '{"sender": %s, "message": "help", "metadata": {"message_id": "m-%d"}, "x": %s}' % (
+            json.dumps(sender), n, "[" * depth + "]" * depth)
+        statuses.append(client.post(WEBHOOK, data=body, content_type="application/json",
+                                    environ_base={"REMOTE_ADDR": "10.9.9.9"}).status_code)
+    served = [s for s in statuses if s == 200]
+    assert len(served) <= 3, statuses                       # never more than the conversation's limit
+    assert all(s in (200, 400, 429) for s in statuses), statuses
