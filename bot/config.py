@@ -66,6 +66,10 @@ class Settings(BaseSettings):
         description="Flask-Limiter strings for the chat endpoint: per client address, then (after `|`) per "
                     "conversation; answered with 429 and `Retry-After`; `off` disables them (tests, benchmarks, "
                     "outside checks)")
+    login_rate_limit: str = Field(
+        "20 per minute", description="Flask-Limiter string for staff log-in attempts per client address (it slows "
+                                     "an address down; accounts are locked one by one, never by address); off with "
+                                     "`PRESCREEN_RATE_LIMITS=off`")
     ratelimit_storage_url: str = Field(
         "memory://", description="where the limits count: `redis://host:6379/0` when several workers or "
                                  "hosts serve")
@@ -76,7 +80,7 @@ class Settings(BaseSettings):
                           "Secure. Unset: Secure when the request came over HTTPS")
     staff_idle_minutes: float = Field(30.0, gt=0, description="staff sessions end after this many idle minutes")
 
-    @field_validator("database_url", "criteria", "dialogues", "rate_limits", "ratelimit_storage_url")
+    @field_validator("database_url", "criteria", "dialogues", "rate_limits", "login_rate_limit", "ratelimit_storage_url")
     @classmethod
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
@@ -116,6 +120,7 @@ class Settings(BaseSettings):
             "MAX_CONTENT_LENGTH": self.max_body_bytes,
             "ALLOWED_ORIGINS": self.allowed_origins,
             "RATE_LIMITS": self.rate_limits,
+            "LOGIN_RATE_LIMIT": self.login_rate_limit,
             "RATELIMIT_STORAGE_URL": self.ratelimit_storage_url,
             "TRUSTED_PROXIES": self.trusted_proxies,
             "SECURE_COOKIES": self.secure_cookies,

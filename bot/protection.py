@@ -68,6 +68,10 @@ def init_app(app: Flask) -> None:
         view = limiter.limit(limits[0], key_func=get_remote_address, methods=["POST"])(view)
         view = limiter.limit(limits[1], key_func=_sender_key, methods=["POST"])(view)
         app.view_functions["chat.webhook"] = view
+        if "staff.login" in app.view_functions:   # log-in attempts per address (accounts lock on their own)
+            app.view_functions["staff.login"] = limiter.limit(
+                cfg.get("LOGIN_RATE_LIMIT") or "20 per minute", key_func=get_remote_address,
+                methods=["POST"])(app.view_functions["staff.login"])
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -150,7 +150,7 @@ class Store:
         instead of a row per request (a flood of anonymous POSTs must not flood the log)."""
         a = audit_log.c
         since = now_utc() - dt.timedelta(seconds=window_seconds)
-        with self.engine.begin() as conn:
+        with db.write(self.engine) as conn:
             row = conn.execute(select(a.id, a.detail).where(
                 a.action == action, a.target == target, a.address == address, a.at >= since)
                 .order_by(a.id.desc()).limit(1)).first()
@@ -169,7 +169,7 @@ class Store:
         if conn is not None:
             conn.execute(insert(audit_log).values(**values))
         else:
-            with self.engine.begin() as c:
+            with db.write(self.engine) as c:
                 c.execute(insert(audit_log).values(**values))
 
 

@@ -125,23 +125,30 @@ def test_repeated_failed_logins_lock_the_name_for_a_while(app):
     assert login(c, "nobody", PASSWORD).status_code == 429
 
 
-def test_lock_grows_with_each_failure_and_a_success_clears_it(app):
+def test_lock_grows_with_each_attempt_and_a_success_clears_it(app):
+    import datetime as dt
     engine = store_of(app).engine
-    keys = accounts.throttle_keys("carol", "10.0.0.1")
     now = accounts.now_utc()
     for _ in range(accounts.USER_FREE):
-        accounts.record_failure(engine, keys, now)
-    assert accounts.locked_for(engine, keys, now) == 0
-    accounts.record_failure(engine, keys, now)
-    first = accounts.locked_for(engine, keys, now)
-    accounts.record_failure(engine, keys, now)
-    second = accounts.locked_for(engine, keys, now)
-    assert 0 < first < second <= accounts.MAX_LOCK.total_seconds()
-    import datetime as dt
-    later = now + dt.timedelta(seconds=second + 1)
-    assert accounts.locked_for(engine, keys, later) == 0
-    accounts.clear_failures(engine, keys[0][0])
-    assert accounts.locked_for(engine, keys[:1], now) == 0
+        assert accounts.begin_attempt(engine, "carol", now) == 0      # free attempts
+    assert accounts.begin_attempt(engine, "carol", now) == 0          # the next may try, and claims a lock
+    first = accounts.begin_attempt(engine, "carol", now)              # locked
+    assert first > 0
+    later = now + dt.timedelta(seconds=first + 1)
+    assert accounts.begin_attempt(engine, "carol", later) == 0        # the lock passed: one more try, a longer lock
+    second = accounts.begin_attempt(engine, "carol", later)
+    assert first < second <= accounts.MAX_LOCK.total_seconds()
+    assert accounts.failures_of(engine, "carol") == accounts.USER_FREE + 4   # every attempt counted
+    accounts.clear_failures(engine, "carol")
+    assert accounts.failures_of(engine, "carol") == 0 and accounts.begin_attempt(engine, "carol", later) == 0
+
+
+def test_one_address_does_not_lock_its_colleagues(app):
+    """Issue 14: one address's failures locked every account used from it (a hospital's NAT)."""
+    c = app.test_client()
+    for _ in range(accounts.USER_FREE + 3):
+        login(c, "mallory", "guessing wrongly again")
+    assert login(c, "carol", PASSWORD).status_code == 302
 
 
 def test_a_disabled_account_cannot_log_in_and_its_session_ends(app, staff):

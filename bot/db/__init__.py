@@ -16,7 +16,9 @@ transaction, one process at a time (several workers may start together):
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from alembic import command
 from alembic.config import Config
@@ -81,6 +83,16 @@ def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:
     def _begin(conn):
         immediate = conn.get_execution_options().get("immediate")
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def write(engine: Engine) -> Iterator[Connection]:
+    """A write transaction that holds the write lock from its start on SQLite (BEGIN IMMEDIATE,
+    waiting up to the busy timeout): a deferred transaction that reads, then writes, fails at once
+    with "database is locked" when another writer came in between (a burst of log-ins)."""
+    with engine.connect() as conn:
+        with conn.execution_options(immediate=True).begin():
+            yield conn
 
 
 def current_revision(engine: Engine) -> str | None:

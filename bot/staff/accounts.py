@@ -14,11 +14,11 @@ from functools import lru_cache
 from typing import Any
 
 from flask_login import UserMixin
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from bot import db
 from bot.db.schema import as_utc, login_failures, now_utc, staff_sessions as sessions, staff_users as users
 
 MIN_PASSWORD_LENGTH = 12
@@ -26,9 +26,9 @@ MAX_PASSWORD_LENGTH = 1024
 USERNAME_RE = re.compile(r"[A-Za-z0-9_.@\-]{1,64}")
 HASH_METHOD = "scrypt"
 
-# failed logins: after FREE failures within WINDOW, each further failure locks
-# the key for BASE * 2**(n - FREE), at most MAX
-USER_FREE, ADDRESS_FREE = 5, 20
+# login attempts on one account: USER_FREE within WINDOW are free; after them each attempt locks the
+# account for BASE * 2**(n - FREE - 1), at most MAX (see begin_attempt)
+USER_FREE = 5
 BASE_LOCK = dt.timedelta(seconds=30)
 MAX_LOCK = dt.timedelta(minutes=15)
 WINDOW = dt.timedelta(minutes=15)
@@ -119,7 +119,7 @@ def add_user(engine: Engine, name: str, password: str, admin: bool = False) -> S
     check_username(name)
     check_password(password, name)
     hashed = hash_password(password)
-    with engine.begin() as conn:
+    with db.write(engine) as conn:
         if _find(conn, name) is not None:
             raise AccountError(f"A user named {name!r} already exists.")
         now = now_utc()
@@ -139,7 +139,7 @@ def list_users(engine: Engine) -> list[dict[str, Any]]:
 
 def disable_user(engine: Engine, name: str) -> None:
     """Stop an account from logging in; its open sessions end at their next request."""
-    with engine.begin() as conn:
+    with db.write(engine) as conn:
         row = _find(conn, name)
         if row is None:
             raise AccountError(f"No user named {name!r}.")
@@ -152,7 +152,7 @@ def reset_password(engine: Engine, name: str, password: str) -> None:
     """Set a new password; open sessions of the account end."""
     check_password(password, name)
     hashed = hash_password(password)
-    with engine.begin() as conn:
+    with db.write(engine) as conn:
         row = _find(conn, name)
         if row is None:
             raise AccountError(f"No user named {name!r}.")
@@ -175,7 +175,7 @@ def open_session(engine: Engine, user: "StaffUser") -> str:
     """A new session of this user; its token goes in the (signed) cookie, its hash in the table."""
     token = secrets.token_urlsafe(32)
     now = now_utc()
-    with engine.begin() as conn:
+    with db.write(engine) as conn:
         conn.execute(insert(sessions).values(token_hash=_token_hash(token), user_id=user.id, created_at=now,
                                              last_seen=now))
     return token
@@ -193,7 +193,7 @@ def session_alive(engine: Engine, token: Any, user_id: int, idle_seconds: float)
     if row is None or row.user_id != user_id:
         return False
     idle = (now - as_utc(row.last_seen)).total_seconds()
-    with engine.begin() as conn:
+    with db.write(engine) as conn:
         if idle > idle_seconds:
             conn.execute(delete(sessions).where(sessions.c.token_hash == key))
             return False
@@ -205,7 +205,7 @@ def session_alive(engine: Engine, token: Any, user_id: int, idle_seconds: float)
 def end_session(engine: Engine, token: Any) -> None:
     """Log a session out on the server: its cookie, even a copy, no longer opens anything."""
     if isinstance(token, str) and token:
-        with engine.begin() as conn:
+        with db.write(engine) as conn:
             conn.execute(delete(sessions).where(sessions.c.token_hash == _token_hash(token)))
 
 
@@ -242,56 +242,72 @@ def verify(engine: Engine, name: str, password: str) -> StaffUser | None:
 
 
 # -- slowing down failed logins ------------------------------------------------------
+#
+# Every attempt is counted against its account BEFORE the password is checked, in one atomic
+# statement (an upsert that adds one), and the password is checked outside any write transaction
+# (scrypt takes a while; SQLite has one write lock for every patient's turn too). So N parallel
+# guesses count as N: the first USER_FREE are checked; after them one attempt at a time may try,
+# each claiming a lock (BASE_LOCK doubling, at most MAX_LOCK) before its check; the others wait.
+# A success clears the account's count. Accounts are locked one by one, never by address (staff
+# behind one hospital address must not lock each other out): addresses are slowed down by the
+# login form's own rate limit instead (bot/staff/views.py).
 
-def throttle_keys(name: str, address: str | None) -> list[tuple[str, int]]:
-    """The counters a login attempt counts against, with their free failures."""
-    keys = [("user:" + (name or "").lower()[:100], USER_FREE)]
-    if address:
-        keys.append(("addr:" + address[:100], ADDRESS_FREE))
-    return keys
+def _key(name: str) -> str:
+    return "user:" + (name or "").lower()[:100]
 
 
-def locked_for(engine: Engine, keys: list[tuple[str, int]], now: dt.datetime | None = None) -> int:
-    """Seconds until these counters allow another attempt (0: allowed now)."""
+def _lock_length(count: int) -> dt.timedelta:
+    return min(BASE_LOCK * 2 ** max(count - USER_FREE - 1, 0), MAX_LOCK)
+
+
+def begin_attempt(engine: Engine, name: str, now: dt.datetime | None = None) -> int:
+    """Count a login attempt on this account name (known or not: nothing tells which names exist)
+    and say whether its password may be checked: 0, or the seconds to wait."""
     now = now or now_utc()
+    f = login_failures
+    upsert = _dialect_insert(engine)(f).values(key=_key(name), failures=1, last_failure=now, locked_until=None)
+    upsert = upsert.on_conflict_do_update(index_elements=[f.c.key], set_={
+        "failures": case((f.c.last_failure < now - WINDOW, 1), else_=f.c.failures + 1),
+        "last_failure": now}).returning(f.c.failures, f.c.locked_until)
+    with db.write(engine) as conn:
+        count, locked_until = conn.execute(upsert).one()
+    locked_until = as_utc(locked_until)
+    if locked_until and locked_until > now:
+        return _seconds(locked_until - now)
+    if count <= USER_FREE:
+        return 0
+    # past the free attempts: one attempt at a time, each claiming the next lock before its check
+    claim = update(f).where(f.c.key == _key(name), or_(f.c.locked_until.is_(None), f.c.locked_until <= now)) \
+        .values(locked_until=now + _lock_length(count))
+    with db.write(engine) as conn:
+        claimed = conn.execute(claim).rowcount == 1
+    if claimed:
+        return 0
     with engine.connect() as conn:
-        rows = conn.execute(select(login_failures.c.locked_until)
-                            .where(login_failures.c.key.in_([k for k, _ in keys]))).all()
-    wait = 0.0
-    for (until,) in rows:
-        until = as_utc(until)
-        if until and until > now:
-            wait = max(wait, (until - now).total_seconds())
-    return int(wait + 0.999)
+        until = as_utc(conn.execute(select(f.c.locked_until).where(f.c.key == _key(name))).scalar())
+    return _seconds(until - now) if until and until > now else 1
 
 
-def record_failure(engine: Engine, keys: list[tuple[str, int]], now: dt.datetime | None = None) -> None:
-    """Count a failed login against each key; lock a key once past its free failures."""
-    now = now or now_utc()
-    try:
-        _record_failure(engine, keys, now)
-    except IntegrityError:  # another worker created the same counter just now
-        _record_failure(engine, keys, now)
+def _seconds(delta: dt.timedelta) -> int:
+    return max(1, int(delta.total_seconds() + 0.999))
 
 
-def _record_failure(engine: Engine, keys: list[tuple[str, int]], now: dt.datetime) -> None:
-    with engine.begin() as conn:
-        for key, free in keys:
-            row = conn.execute(select(login_failures).where(login_failures.c.key == key)).mappings().first()
-            failures = 1
-            if row is not None and now - as_utc(row["last_failure"]) < WINDOW:
-                failures = int(row["failures"]) + 1
-            locked = None
-            if failures > free:
-                locked = now + min(BASE_LOCK * 2 ** (failures - free - 1), MAX_LOCK)
-            values = dict(failures=failures, last_failure=now, locked_until=locked)
-            if row is None:
-                conn.execute(insert(login_failures).values(key=key, **values))
-            else:
-                conn.execute(update(login_failures).where(login_failures.c.key == key).values(**values))
+def _dialect_insert(engine: Engine):
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    return sqlite_insert
 
 
-def clear_failures(engine: Engine, key: str) -> None:
-    """Forget a user name's failed logins after a successful one."""
-    with engine.begin() as conn:
-        conn.execute(login_failures.delete().where(login_failures.c.key == key))
+def failures_of(engine: Engine, name: str) -> int:
+    """How many attempts on this account name are counted now (0 after a success)."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(login_failures.c.failures)
+                                .where(login_failures.c.key == _key(name))).scalar() or 0)
+
+
+def clear_failures(engine: Engine, name: str) -> None:
+    """Forget an account's counted attempts after a successful login."""
+    with db.write(engine) as conn:
+        conn.execute(login_failures.delete().where(login_failures.c.key == _key(name)))

@@ -17,6 +17,7 @@ from sqlalchemy import func, insert, select, update
 from wtforms import PasswordField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
+from bot import db
 from bot.engine import initial_slots
 from bot.staff import accounts
 from bot.staff.blueprint import bp
@@ -144,8 +145,7 @@ def login():
     if form.validate_on_submit():
         database = _store().engine
         name = form.username.data.strip()
-        keys = accounts.throttle_keys(name, _address())
-        wait = accounts.locked_for(database, keys)
+        wait = accounts.begin_attempt(database, name)   # counted before the password is checked
         if wait:
             minutes = math.ceil(wait / 60)
             error = (f"Too many failed log-ins. Try again in {wait} seconds." if wait < 60 else
@@ -155,11 +155,10 @@ def login():
         else:
             user = accounts.verify(database, name, form.password.data)
             if user is None:
-                accounts.record_failure(database, keys)
                 _store().add_burst_audit(name[:64] or "?", "login_failed", name[:64], _address())
                 error, status = WRONG_LOGIN, 401
             else:
-                accounts.clear_failures(database, keys[0][0])
+                accounts.clear_failures(database, name)
                 next_page = _safe_next(request.args.get("next"))
                 session.clear()
                 login_user(user)
@@ -232,7 +231,7 @@ def conversation(conversation_id: str):
     events = store.events(conversation_id)
     dialogue = current_app.extensions["prescreen"].dialogue_engine.dialogue
     rec = record(_trial(), events, _trial().zone, initial=initial_slots(dialogue))
-    with store.engine.begin() as conn:
+    with db.write(store.engine) as conn:
         history = _history(conn, conversation_id)
         _audit("view_conversation", target=conversation_id, conn=conn)
     summary["progress"], summary["progress_class"] = _progress(summary)
@@ -253,7 +252,7 @@ def follow_up(conversation_id: str):
               "error")
         return redirect(url_for("staff.conversation", conversation_id=conversation_id))
     note = (form.note.data or "").strip() or None
-    with store.engine.begin() as conn:
+    with db.write(store.engine) as conn:
         row = conn.execute(select(conversations.c.status).where(conversations.c.id == conversation_id)).first()
         if row is None:
             abort(404, description="There is no conversation with this id.")
