@@ -72,4 +72,5 @@ def init_app(app: Flask) -> None:
 
 def open_store(cfg: dict[str, Any]) -> Store:
     """The store for a Flask config (or `Settings.flask_config()`): the CLI opens it the same way."""
-    return Store(cfg["DATABASE_URL"], busy_timeout_ms=cfg["DB_BUSY_TIMEOUT_MS"], upgrade=cfg["AUTO_UPGRADE"])
+    return Store(cfg["DATABASE_URL"], busy_timeout_ms=cfg["DB_BUSY_TIMEOUT_MS"], upgrade=cfg["AUTO_UPGRADE"],
+                 forget_delay=float(cfg.get("FORGET_DELAY_SECONDS", 60.0)))

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     secure_cookies: bool | None = Field(
         None, description="`1`: staff cookies only over HTTPS (behind a proxy that ends TLS); `0`: never "
                           "Secure. Unset: Secure when the request came over HTTPS")
+    forget_delay_seconds: float = Field(
+        60.0, ge=0, le=300, description="after a deletion or purge, the longest wait before the words left in the "
+                                        "full-text index and the write-ahead log are cleared (at most 300)")
     staff_idle_minutes: float = Field(30.0, gt=0, description="staff sessions end after this many idle minutes")
 
     @field_validator("database_url", "criteria", "dialogues", "rate_limits", "login_rate_limit", "ratelimit_storage_url")
@@ -121,6 +124,7 @@ class Settings(BaseSettings):
             "ALLOWED_ORIGINS": self.allowed_origins,
             "RATE_LIMITS": self.rate_limits,
             "LOGIN_RATE_LIMIT": self.login_rate_limit,
+            "FORGET_DELAY_SECONDS": self.forget_delay_seconds,
             "RATELIMIT_STORAGE_URL": self.ratelimit_storage_url,
             "TRUSTED_PROXIES": self.trusted_proxies,
             "SECURE_COOKIES": self.secure_cookies,

@@ -96,5 +96,7 @@ class Conversations:
                                      message_id, turn.messages, turn.state.to_json())
                 except Conflict:  # another turn of this conversation was stored meanwhile
                     continue
+                if turn.delete:   # what the deleted rows leave in indexes and journals goes soon after
+                    self.store.forgetter.deleted()
                 return turn.messages
         raise StoreBusy("the conversation kept changing under this turn")

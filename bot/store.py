@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from bot import db
 from bot.db.fastpath import Prepared
+from bot.db.forget import Forgetter
 from bot.db.schema import (audit_log, conversations, events, message_replies, now_utc, tombstones,
                            transcript_index)
 from bot.db.search import transcript_lines
@@ -61,7 +62,8 @@ class Store:
     database, SchemaOutOfDate, so that `prescreen db upgrade` is run deliberately).
     """
 
-    def __init__(self, url: str, retries: int = 5, busy_timeout_ms: int = 5000, upgrade: bool = True) -> None:
+    def __init__(self, url: str, retries: int = 5, busy_timeout_ms: int = 5000, upgrade: bool = True,
+                 forget_delay: float = 60.0) -> None:
         self.url = url
         self.retries = retries
         self.busy_timeout_ms = busy_timeout_ms
@@ -69,6 +71,7 @@ class Store:
         self.sqlite = self.engine.dialect.name == "sqlite"
         self._ensure_schema(upgrade)
         self.statements = TurnStatements(self.engine.dialect)
+        self.forgetter = Forgetter(self.engine, forget_delay)   # clears what deleted rows leave behind
 
     def _ensure_schema(self, upgrade: bool) -> None:
         if not upgrade:
@@ -137,6 +140,9 @@ class Store:
             with self.turn(sender) as turn:
                 turn.delete(reason, actor=actor)
         self.add_audit(actor, "purge", detail=f"{len(ids)} conversation(s); {reason}")
+        if ids:
+            self.forgetter.deleted()
+            self.forgetter.flush()   # a purge returns only once nothing of them is left
         return len(ids)
 
     def audit_entries(self) -> list[dict[str, Any]]:

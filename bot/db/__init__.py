@@ -77,6 +77,7 @@ def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA secure_delete=ON")   # deleted rows are overwritten (bot/db/forget.py)
         cur.close()
 
     @event.listens_for(engine, "begin")
