@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     forget_delay_seconds: float = Field(
         60.0, ge=0, le=300, description="after a deletion or purge, the longest wait before the words left in the "
                                         "full-text index and the write-ahead log are cleared (at most 300)")
+    require_2fa: bool = Field(False, description="`1`: every staff user needs two-factor sign-in (TOTP); admins "
+                                                 "always do")
     staff_idle_minutes: float = Field(30.0, gt=0, description="staff sessions end after this many idle minutes")
 
     @field_validator("database_url", "criteria", "dialogues", "rate_limits", "login_rate_limit", "ratelimit_storage_url")
@@ -125,6 +127,7 @@ class Settings(BaseSettings):
             "RATE_LIMITS": self.rate_limits,
             "LOGIN_RATE_LIMIT": self.login_rate_limit,
             "FORGET_DELAY_SECONDS": self.forget_delay_seconds,
+            "REQUIRE_2FA": self.require_2fa,
             "RATELIMIT_STORAGE_URL": self.ratelimit_storage_url,
             "TRUSTED_PROXIES": self.trusted_proxies,
             "SECURE_COOKIES": self.secure_cookies,

@@ -41,9 +41,18 @@ def store_of(app):
     return app.extensions["prescreen_store"]
 
 
-def add_staff(app, name: str = "carol", password: str = PASSWORD, admin: bool = False):
-    from bot.staff import accounts
-    return accounts.add_user(store_of(app).engine, name, password, admin)
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"   # the test admins' authenticator key
+
+
+def add_staff(app, name: str = "carol", password: str = PASSWORD, admin: bool = False, two_factor: bool | None = None):
+    """A staff account; admins (who must have it) get two-factor sign-in with TOTP_SECRET."""
+    import pyotp
+    from bot.staff import accounts, twofactor
+    user = accounts.add_user(store_of(app).engine, name, password, admin)
+    if admin if two_factor is None else two_factor:
+        assert twofactor.enrol(store_of(app).engine, user.id, TOTP_SECRET, pyotp.TOTP(TOTP_SECRET).now(),
+                               app.secret_key) is not None
+    return user
 
 
 def token_of(html: str) -> str:
@@ -53,9 +62,21 @@ def token_of(html: str) -> str:
 
 
 def login(client, name: str = "carol", password: str = PASSWORD):
-    """Log in through the form (with its CSRF token); the response to the POST."""
+    """Log in through the form (with its CSRF token), and the code step when the account has two-factor
+    sign-in (a code of TOTP_SECRET not used yet); the response to the last POST."""
+    import pyotp
     token = token_of(client.get("/staff/login").get_data(as_text=True))
-    return client.post("/staff/login", data={"username": name, "password": password, "csrf_token": token})
+    response = client.post("/staff/login", data={"username": name, "password": password, "csrf_token": token})
+    if response.status_code == 302 and response.headers["Location"].endswith("/staff/login/code"):
+        totp = pyotp.TOTP(TOTP_SECRET)
+        step = totp.timecode(__import__("datetime").datetime.now())
+        for offset in (-1, 0, 1):   # each code is taken once: the next one not used yet
+            page = client.get("/staff/login/code")
+            response = client.post("/staff/login/code", data={"code": totp.generate_otp(step + offset),
+                                                              "csrf_token": token_of(page.get_data(as_text=True))})
+            if response.status_code == 302:
+                break
+    return response
 
 
 def page_token(client, url: str) -> str:

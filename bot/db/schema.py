@@ -120,7 +120,18 @@ staff_users = Table(
     Column("password_changed_at", DateTime(timezone=True), nullable=False),
     # bumped by a password reset or disable: signs every existing session out
     Column("session_version", Integer, nullable=False, default=1),
+    # two-factor sign-in (bot/staff/twofactor.py): the TOTP secret, encrypted; the last time step used
+    Column("totp_secret", Text),
+    Column("totp_last_step", Integer),
     UniqueConstraint("username", name="uq_staff_users_username"),
+)
+
+staff_recovery_codes = Table(
+    "staff_recovery_codes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("code_hash", String(256), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
 )
 
 # staff sessions held on the server (issue 14): the cookie carries a random token, the table only its
@@ -165,7 +176,8 @@ transcript_index = Table(
 )
 
 # Tables that outlive a deleted conversation on purpose (no health data in them).
-KEPT_AFTER_DELETION = frozenset({"tombstones", "audit", "staff_users", "staff_login_failures", "staff_sessions"})
+KEPT_AFTER_DELETION = frozenset({"tombstones", "audit", "staff_users", "staff_login_failures", "staff_sessions",
+                                 "staff_recovery_codes"})
 
 
 def now_utc() -> dt.datetime:

@@ -110,7 +110,7 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=HASH_METHOD)
 
 
-def _find(conn: Connection, name: str):
+def find_user(conn: Connection, name: str):
     return conn.execute(select(users).where(func.lower(users.c.username) == name.lower())).mappings().first()
 
 
@@ -120,12 +120,12 @@ def add_user(engine: Engine, name: str, password: str, admin: bool = False) -> S
     check_password(password, name)
     hashed = hash_password(password)
     with db.write(engine) as conn:
-        if _find(conn, name) is not None:
+        if find_user(conn, name) is not None:
             raise AccountError(f"A user named {name!r} already exists.")
         now = now_utc()
         conn.execute(insert(users).values(username=name, password_hash=hashed, is_admin=admin, disabled=False,
                                           created_at=now, password_changed_at=now, session_version=1))
-        return StaffUser.from_row(_find(conn, name))
+        return StaffUser.from_row(find_user(conn, name))
 
 
 def list_users(engine: Engine) -> list[dict[str, Any]]:
@@ -140,7 +140,7 @@ def list_users(engine: Engine) -> list[dict[str, Any]]:
 def disable_user(engine: Engine, name: str) -> None:
     """Stop an account from logging in; its open sessions end at their next request."""
     with db.write(engine) as conn:
-        row = _find(conn, name)
+        row = find_user(conn, name)
         if row is None:
             raise AccountError(f"No user named {name!r}.")
         conn.execute(update(users).where(users.c.id == row["id"])
@@ -153,7 +153,7 @@ def reset_password(engine: Engine, name: str, password: str) -> None:
     check_password(password, name)
     hashed = hash_password(password)
     with db.write(engine) as conn:
-        row = _find(conn, name)
+        row = find_user(conn, name)
         if row is None:
             raise AccountError(f"No user named {name!r}.")
         conn.execute(update(users).where(users.c.id == row["id"])
@@ -209,6 +209,13 @@ def end_session(engine: Engine, token: Any) -> None:
             conn.execute(delete(sessions).where(sessions.c.token_hash == _token_hash(token)))
 
 
+def load_user_by_id(engine: Engine, user_id: int) -> StaffUser | None:
+    """The active user with this id, or None."""
+    with engine.connect() as conn:
+        row = conn.execute(select(users).where(users.c.id == user_id)).mappings().first()
+    return None if row is None or row["disabled"] else StaffUser.from_row(row)
+
+
 def load_user(engine: Engine, user_id: str) -> StaffUser | None:
     """The user of a session id "<id>:<version>", or None when unknown, disabled or signed out by a reset."""
     try:
@@ -229,7 +236,7 @@ def verify(engine: Engine, name: str, password: str) -> StaffUser | None:
     row = None
     if isinstance(name, str) and USERNAME_RE.fullmatch(name or ""):
         with engine.connect() as conn:
-            row = _find(conn, name)
+            row = find_user(conn, name)
     password = (password or "")[:MAX_PASSWORD_LENGTH]
     if row is None:
         if _DUMMY_HASH is None:

@@ -15,7 +15,8 @@ bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="template
 
 csrf = CSRFProtect()
 
-PUBLIC_ENDPOINTS = {"staff.login", "staff.static"}
+PUBLIC_ENDPOINTS = {"staff.login", "staff.second_factor", "staff.static"}
+ENROLMENT_ENDPOINTS = {"staff.enrol", "staff.logout", "staff.static"}
 
 
 @bp.before_request
@@ -37,6 +38,8 @@ def _guard():
         flash("Your session has ended. Please log in again.", "info")
         return redirect(url_for("staff.login", next=request.full_path if request.method == "GET" else None))
     session.permanent = True
+    if session.get("must_enrol") and request.endpoint not in ENROLMENT_ENDPOINTS:
+        return redirect(url_for("staff.enrol"))   # an admin (or everyone, PRESCREEN_REQUIRE_2FA=1) enrols first
     g.staff_user = current_user
     return None
 

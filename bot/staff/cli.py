@@ -4,6 +4,7 @@
     prescreen users list
     prescreen users disable NAME
     prescreen users reset-password NAME
+    prescreen users reset-2fa NAME
     prescreen export --format csv|json [--since DATE] [--outcome X] [--status X] [--output FILE]
 
 Every account change and every export is written to the audit log.
@@ -110,6 +111,21 @@ def users_reset_password(name: str) -> None:
         fail(str(exc), REFUSED)
     store.add_audit(_actor(), "user_reset_password", name)
     click.echo(f"New password set for {name}.", err=True)
+
+
+@users.command("reset-2fa")
+@click.argument("name")
+def users_reset_2fa(name: str) -> None:
+    """Forget an account's two-factor sign-in (a lost phone); it enrols again at its next log-in."""
+    from bot.staff import accounts, twofactor
+    store = open_store()
+    with store.engine.connect() as conn:
+        row = accounts.find_user(conn, name)
+    if row is None:
+        fail(f"No user named {name!r}.", REFUSED)
+    twofactor.reset(store.engine, row["id"])
+    store.add_audit(_actor(), "user_reset_2fa", name)
+    click.echo(f"Two-factor sign-in reset for {name}: they set it up again at their next log-in.", err=True)
 
 
 @click.command("export")

@@ -11,6 +11,7 @@ from urllib.parse import quote, urlsplit
 from flask import (Response, abort, current_app, flash, redirect, render_template, request, session,
                    stream_with_context, url_for)
 from flask_login import current_user, login_user, logout_user
+from markupsafe import Markup
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, insert, select, update
@@ -19,7 +20,7 @@ from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
 from bot import db
 from bot.engine import initial_slots
-from bot.staff import accounts
+from bot.staff import accounts, twofactor
 from bot.staff.blueprint import bp
 from bot.staff.export import conversations_with_events, csv_chunks, json_chunks
 from bot.db.schema import as_utc, audit_log as audit, conversations, followups, now_utc
@@ -36,6 +37,12 @@ class LoginForm(FlaskForm):
 
     username = StringField("User name", validators=[DataRequired(), Length(max=64)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=accounts.MAX_PASSWORD_LENGTH)])
+
+
+class CodeForm(FlaskForm):
+    """A code from the authenticator app (or a recovery code)."""
+
+    code = StringField("Code", validators=[DataRequired(), Length(max=32)])
 
 
 class FollowUpForm(FlaskForm):
@@ -160,15 +167,80 @@ def login():
             else:
                 accounts.clear_failures(database, name)
                 next_page = _safe_next(request.args.get("next"))
-                session.clear()
-                login_user(user)
-                session["staff_session"] = accounts.open_session(database, user)
-                session.permanent = True
-                _audit("login", target=user.username, actor=user.username)
-                return redirect(next_page or url_for("staff.index"))
+                if twofactor.enrolled(database, user.id):   # the password is right: now the code
+                    session.clear()
+                    session["pending_2fa"] = {"id": user.id, "name": user.username, "next": next_page,
+                                              "at": now_utc().timestamp()}
+                    return redirect(url_for("staff.second_factor"))
+                return _complete_login(user, next_page)
     elif request.method == "POST":
         error, status = WRONG_LOGIN, 401
     return render_template("staff/login.html", form=form, error=error), status
+
+
+def _complete_login(user, next_page: str | None):
+    """Log the user in (a session held on the server); an account that must have a second factor
+    and has none is sent to enrol before anything else."""
+    database = _store().engine
+    session.clear()
+    login_user(user)
+    session["staff_session"] = accounts.open_session(database, user)
+    session.permanent = True
+    if (user.is_admin or current_app.config.get("REQUIRE_2FA")) and not twofactor.enrolled(database, user.id):
+        session["must_enrol"] = True
+    _audit("login", target=user.username, actor=user.username)
+    return redirect(next_page or url_for("staff.index"))
+
+
+PENDING_SECONDS = 300   # the code must follow the password within this time
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def second_factor():
+    """The second step of a log-in: a code from the authenticator app, or a recovery code."""
+    pending = session.get("pending_2fa")
+    if not isinstance(pending, dict) or now_utc().timestamp() - float(pending.get("at", 0)) > PENDING_SECONDS:
+        session.pop("pending_2fa", None)
+        return redirect(url_for("staff.login"))
+    form = CodeForm()
+    error, status = None, 200
+    if form.validate_on_submit():
+        database = _store().engine
+        wait = accounts.begin_attempt(database, pending["name"])   # codes count like passwords
+        user = accounts.load_user_by_id(database, int(pending["id"]))
+        if wait:
+            error, status = f"Too many failed log-ins. Try again in {wait} seconds.", 429
+        elif user is not None and twofactor.check(database, user.id, form.code.data, current_app.secret_key):
+            accounts.clear_failures(database, pending["name"])
+            return _complete_login(user, pending.get("next"))
+        else:
+            _store().add_burst_audit(pending["name"], "login_failed", pending["name"], _address())
+            error, status = "That code is not right. Try the newest code in your app, or a recovery code.", 401
+    elif request.method == "POST":
+        error, status = "Please type the code.", 400
+    return render_template("staff/code.html", form=form, error=error), status
+
+
+@bp.route("/enrol", methods=["GET", "POST"])
+def enrol():
+    """Set up two-factor sign-in: scan the QR code, type the code the app shows, keep the
+    recovery codes (shown once)."""
+    database = _store().engine
+    secret = session.get("enrol_secret") or twofactor.new_secret()
+    session["enrol_secret"] = secret
+    form = CodeForm()
+    error, status = None, 200
+    if form.validate_on_submit():
+        recovery = twofactor.enrol(database, current_user.id, secret, form.code.data, current_app.secret_key)
+        if recovery is not None:
+            session.pop("enrol_secret", None)
+            session.pop("must_enrol", None)
+            _audit("enrol_2fa", target=current_user.username)
+            return render_template("staff/recovery.html", codes=recovery)
+        error, status = "That code is not right. Check the time on your phone, and type the newest code.", 400
+    return render_template("staff/enrol.html", form=form, error=error, secret=secret,
+                           qr=Markup(twofactor.qr_svg(secret, current_user.username)),
+                           required=bool(session.get("must_enrol"))), status
 
 
 @bp.post("/logout")
