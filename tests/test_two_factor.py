@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.cli import main
 from bot.db.schema import staff_recovery_codes, staff_users
 from browserkit import LiveServer, browser, page  # noqa: F401  (fixtures)
-from test_staff_helpers import (ADMIN_PASSWORD, PASSWORD, TOTP_SECRET, add_staff, csrf_app, login, store_of,
+from test_staff_helpers import (ADMIN_PASSWORD, TOTP_SECRET, add_staff, csrf_app, login, store_of,
                                 token_of)
 
 
@@ -31,11 +31,11 @@ def app(tmp_path):
 
 
 def enrol_through_the_page(client) -> tuple[str, list[str]]:
-    """Scan (read the key off the page), type the app's code; the key and the recovery codes."""
-    page = client.get("/staff/enrol").get_data(as_text=True)
-    assert "<svg" in page and "QR code" in page
-    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page)[1]
-    done = client.post("/staff/enrol", data={"code": pyotp.TOTP(secret).now(), "csrf_token": token_of(page)})
+    """Scan (read the key off the html), type the app's code; the key and the recovery codes."""
+    html = client.get("/staff/enrol").get_data(as_text=True)
+    assert "<svg" in html and "QR code" in html
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', html)[1]
+    done = client.post("/staff/enrol", data={"code": pyotp.TOTP(secret).now(), "csrf_token": token_of(html)})
     assert done.status_code == 200
     codes = re.findall(r"<li><code>([0-9a-f-]+)</code></li>", done.get_data(as_text=True))
     return secret, codes
@@ -65,19 +65,19 @@ def test_a_password_alone_does_not_log_in(app):
     response = client.post("/staff/login", data={"username": "root", "password": ADMIN_PASSWORD, "csrf_token": token})
     assert response.headers["Location"].endswith("/staff/login/code")
     assert client.get("/staff/").status_code == 302                # not logged in yet
-    page = client.get("/staff/login/code").get_data(as_text=True)
-    wrong = client.post("/staff/login/code", data={"code": "000000", "csrf_token": token_of(page)})
+    html = client.get("/staff/login/code").get_data(as_text=True)
+    wrong = client.post("/staff/login/code", data={"code": "000000", "csrf_token": token_of(html)})
     assert wrong.status_code == 401
     code = next_code()
-    page = client.get("/staff/login/code").get_data(as_text=True)
-    assert client.post("/staff/login/code", data={"code": code, "csrf_token": token_of(page)}).status_code == 302
+    html = client.get("/staff/login/code").get_data(as_text=True)
+    assert client.post("/staff/login/code", data={"code": code, "csrf_token": token_of(html)}).status_code == 302
     assert client.get("/staff/").status_code == 200
     # the same code cannot be used again (a code seen over a shoulder, or replayed)
     other = app.test_client()
     token = token_of(other.get("/staff/login").get_data(as_text=True))
     other.post("/staff/login", data={"username": "root", "password": ADMIN_PASSWORD, "csrf_token": token})
-    page = other.get("/staff/login/code").get_data(as_text=True)
-    assert other.post("/staff/login/code", data={"code": code, "csrf_token": token_of(page)}).status_code == 401
+    html = other.get("/staff/login/code").get_data(as_text=True)
+    assert other.post("/staff/login/code", data={"code": code, "csrf_token": token_of(html)}).status_code == 401
 
 
 def test_a_recovery_code_works_once(app):
@@ -89,8 +89,8 @@ def test_a_recovery_code_works_once(app):
         fresh = app.test_client()
         token = token_of(fresh.get("/staff/login").get_data(as_text=True))
         fresh.post("/staff/login", data={"username": "root", "password": ADMIN_PASSWORD, "csrf_token": token})
-        page = fresh.get("/staff/login/code").get_data(as_text=True)
-        assert fresh.post("/staff/login/code", data={"code": codes[0], "csrf_token": token_of(page)}).status_code \
+        html = fresh.get("/staff/login/code").get_data(as_text=True)
+        assert fresh.post("/staff/login/code", data={"code": codes[0], "csrf_token": token_of(html)}).status_code \
             == expected
 
 
