@@ -16,7 +16,7 @@ import secrets
 import pyotp
 import segno
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import Engine
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -83,8 +83,9 @@ def check(engine: Engine, user_id: int, code: str, secret_key: str) -> bool:
             step = totp.timecode(now) + offset
             if step > (last_step or 0) and secrets.compare_digest(totp.generate_otp(step), code):
                 with db.write(engine) as conn:   # only once: a code seen is never taken again
-                    taken = conn.execute(update(users).where(users.c.id == user_id, users.c.totp_last_step < step)
-                                         .values(totp_last_step=step)).rowcount
+                    taken = conn.execute(update(users).where(
+                        users.c.id == user_id, or_(users.c.totp_last_step.is_(None), users.c.totp_last_step < step))
+                        .values(totp_last_step=step)).rowcount
                 return taken == 1
         return False
     for row_id, hashed in spare:
