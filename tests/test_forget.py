@@ -13,6 +13,7 @@ import pytest
 
 from bot.db.schema import conversations
 from chatkit import Patient, make_app, store_of
+from dbkit import postgres_url  # noqa: F401  (fixture)
 
 WORD = "quixoticzebrafinch"
 
@@ -67,3 +68,23 @@ def test_a_purge_leaves_no_trace_in_any_file(app, tmp_path):
     assert store.purge(30) == 1                                 # the pass runs before purge returns
     assert not the_word_is_stored(tmp_path / "forget.sqlite3")
     assert b"ordinaryword" in database_bytes(tmp_path / "forget.sqlite3")   # the others' words stay
+
+
+def test_the_pass_runs_on_postgresql(tmp_path, postgres_url):
+    """On PostgreSQL the pass VACUUMs the tables that hold patient text (see README for what that
+    does and does not reach); it must run cleanly after a deletion and a purge."""
+    from dbkit import postgres_schema
+    from bot.db.forget import forget_pass
+    with postgres_schema(postgres_url, "forget") as url:
+        app = make_app(tmp_path / "unused.sqlite3", DATABASE_URL=url, FORGET_DELAY_SECONDS=0.1)
+        try:
+            patient = talk(app, WORD)
+            patient.says("delete my answers")
+            patient.taps("Yes, delete them")
+            store = store_of(app)
+            assert store.conversation(patient.sender) is None
+            store.forgetter.flush()
+            forget_pass(store.engine)              # again, directly: no error, nothing pending
+            assert store.forgetter._pending is False
+        finally:
+            store_of(app).engine.dispose()
