@@ -44,8 +44,21 @@ ASKS_WHAT_COUNTS = re.compile(r"\b(?:not sure|unsure|don't know|dont know|no ide
 
 
 def _asks_back(text: str) -> bool:
-    """Whether the reply also asks us a question ("is that chemo?"), beside its answer."""
-    return any(QUESTION_RE.match(normalize(part)) for part in text.split("?")[:-1])
+    """Whether the reply also asks us a question ("is that chemo?", "I'm on IVIG, does that count?"),
+    beside its answer: a sentence or clause before a question mark that starts like a question."""
+    return any(QUESTION_RE.match(normalize(re.split(r"[,.;:!]", part)[-1]))
+               for part in text.split("?")[:-1])
+
+
+def confident_answer(trial: Trial, question_id: str, text: str, today: dt.date) -> bool:
+    """Whether a typed reply reads, with no doubt, as an answer to this question (accepted, and not
+    only "don't know"): then it is taken as the answer even if it is also shaped like a request
+    ("I had the hep B shots for work (nurse)" is a no, not a wish to talk to a nurse)."""
+    question = trial.questions_by_id.get(question_id)
+    if question is None:
+        return False
+    parsed = parse_answer(trial, question, text, today)
+    return parsed.status == ACCEPTED and any(v is not None for v in parsed.answers.values())
 
 
 def question_for_answer(trial: Trial, answer_id: str) -> Question | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import os
 from pathlib import Path
 from typing import Any
@@ -56,7 +58,7 @@ def init_app(app: Flask) -> None:
     runner = HttpRunner(cfg["ACTION_ENDPOINT"], cfg["ACTION_TIMEOUT"]) if cfg["ACTION_ENDPOINT"] \
         else InProcessRunner(trial)
     store = open_store(cfg)
-    app.extensions["prescreen"] = Conversations(Engine(dialogue, runner), store, trial,
+    app.extensions["prescreen"] = Conversations(Engine(dialogue, runner, answer_reader(trial)), store, trial,
                                                 allow_today=bool(cfg.get("ALLOW_TODAY")))
     app.extensions["prescreen_trial"] = trial
     app.extensions["prescreen_store"] = store
@@ -68,6 +70,20 @@ def init_app(app: Flask) -> None:
     widget.init_app(app)
     staff.init_app(app)
     protection.init_app(app)
+
+
+def answer_reader(trial):
+    """For the engine: whether a reply is a confident answer to the question asked (on the
+    conversation's site date: the date a test pinned, else the site's today)."""
+    from actions.parsing import confident_answer
+
+    def read(question_id: str, text: str, metadata: dict[str, Any]) -> bool:
+        try:
+            today = dt.date.fromisoformat(str(metadata["today"]))
+        except (KeyError, ValueError):
+            today = trial.today()
+        return confident_answer(trial, question_id, text, today)
+    return read
 
 
 def open_store(cfg: dict[str, Any]) -> Store:

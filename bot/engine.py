@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import rasa_sdk
 from rasa_sdk.events import ActiveLoop, Restarted, SessionStarted, SlotSet
@@ -132,11 +132,15 @@ class Turn:
 class Engine:
     """Runs turns of the conversation described by a Dialogue."""
 
-    def __init__(self, dialogue: Dialogue, runner: ActionRunner) -> None:
+    def __init__(self, dialogue: Dialogue, runner: ActionRunner,
+                 answer_reader: Callable[[str, str, dict[str, Any]], bool] | None = None) -> None:
+        """`answer_reader(question_id, text, metadata)`: whether the text is a confident answer to
+        the question being asked; such a reply is an answer even when it is shaped like a request."""
         self.dialogue = dialogue
         self.runner = runner
         self.nlu = NLU(dialogue.examples, dialogue.intents)
         self.domain = dialogue.domain
+        self.answer_reader = answer_reader
 
     # -- one turn --------------------------------------------------------------
     def handle(self, sender: str, text: str, state: State | list[Event] | None,
@@ -155,7 +159,10 @@ class Engine:
         first = not state.latest_message
         if new:
             run.action("action_session_start")
-        parse = self.nlu.parse(text)
+        asked = state.slots.get("requested_slot") if state.active_loop == "prescreen_form" else None
+        is_answer = (lambda words: self.answer_reader(asked, words, metadata or {})) \
+            if asked and self.answer_reader else None
+        parse = self.nlu.parse(text, is_answer)
         user = {"event": "user", "text": text, "parse_data": parse, "input_channel": "rest",
                 "metadata": metadata or {}}
         if metadata and metadata.get("message_id"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from rapidfuzz import fuzz, process
 
@@ -76,8 +76,10 @@ class NLU:
                 self.choices.append(key)
                 self.labels.append(intent)
 
-    def parse(self, text: str) -> dict[str, Any]:
-        """Parse data for one message (Rasa's `parse_data` shape)."""
+    def parse(self, text: str, is_answer: Callable[[str], bool] | None = None) -> dict[str, Any]:
+        """Parse data for one message (Rasa's `parse_data` shape). `is_answer`: whether the text is a
+        confident answer to the question being asked; then a request's shape does not win (an
+        emergency always does)."""
         payload = parse_payload(text)
         if payload and payload.intent in self.intents:
             if payload.entities is None:
@@ -93,6 +95,8 @@ class NLU:
         if norm in self.exact:
             return self._result(text, self.exact[norm], 1.0)
         if request and request.intent in self.intents:
+            if is_answer is not None and is_answer(text):
+                return self._result(text, FALLBACK, 1.0)   # the form takes it as the answer
             return self._result(text, request.intent, request.confidence)
         if norm and len(norm) >= 4:
             best = process.extractOne(norm, self.choices, scorer=fuzz.ratio, score_cutoff=self.threshold)

@@ -310,3 +310,4 @@ if __name__ == "__main__":
                  score([items[i] for i in sorted(chosen)])))
     print()
     print(f"median parse: {median_ms([i['text'] for i in items]):.3f} ms per message")
+

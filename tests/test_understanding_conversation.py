@@ -98,3 +98,15 @@ def test_a_reply_about_another_question_is_noted_and_the_question_asked_again(pa
     assert patient.asked == "biologic"
     patient.taps("Never had them")
     assert patient.asked == "other_biologic"
+
+
+def test_a_confident_answer_wins_over_a_requests_shape(patient):
+    """Issue 12, item 6: a request wins only when the reply has no confident reading as an answer to
+    the current question ("I had the hep b shots for work (nurse)" is a no to hepatitis B, not a
+    wish to talk to a nurse); an emergency always wins."""
+    patient.start()
+    answer_until(patient, "hepatitis_b")
+    patient.says("I had the hep b shots for work (nurse)")
+    assert patient.asked == "hepatitis_c"                 # recorded, the next question asked
+    patient.says("can I talk to a real person please")     # no reading as an answer: the request
+    assert_says(patient.replies, "300 Pasteur Drive")
