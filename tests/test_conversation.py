@@ -18,7 +18,6 @@ from chatkit import (CONTACT_ADDRESS, CRISIS_988, CRITERIA, CRITERION_KEYS, ELIG
 __all__ = ["chat_app", "chat_client", "patient", "store"]  # fixtures used below
 
 START = [("hi", "~Shall we start?"), ("tap:Start", "age")]
-CRITERIA_PATH = CRITERIA
 
 
 def check_result_message(replies: list[dict], result_validator=None) -> dict:
@@ -256,7 +255,7 @@ def test_not_recruiting_notice_comes_with_the_greeting_before_start(patient):
 
 def test_a_recruiting_study_says_nothing_of_the_kind(tmp_path):
     from chatkit import Patient, make_app, store_of
-    text = open(CRITERIA_PATH, encoding="utf-8").read().replace("status: not_recruiting", "status: recruiting", 1)
+    text = open(CRITERIA, encoding="utf-8").read().replace("status: not_recruiting", "status: recruiting", 1)
     criteria = tmp_path / "recruiting.yaml"
     criteria.write_text(text, encoding="utf-8")
     app = make_app(tmp_path / "r.sqlite3", criteria=str(criteria))

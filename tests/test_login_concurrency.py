@@ -52,7 +52,7 @@ def parallel_guesses(url: str, count: int = 40) -> list[int]:
         return list(pool.map(lambda i: attempt(url, f"wrong guess number {i:03d}"), range(count)))
 
 
-def check(url: str, env: dict, tmp_path) -> None:
+def check(url: str, env: dict) -> None:
     statuses = parallel_guesses(url)
     assert 500 not in statuses and set(statuses) <= {401, 429}, statuses
     assert statuses.count(401) <= 6, statuses          # only the free attempts (and one more) are checked
@@ -68,7 +68,7 @@ def check(url: str, env: dict, tmp_path) -> None:
 def test_parallel_guesses_on_sqlite(tmp_path):
     process, url, env = run_server(tmp_path, f"sqlite:///{tmp_path / 'logins.sqlite3'}")
     try:
-        check(url, env, tmp_path)
+        check(url, env)
     finally:
         process.kill()
 
@@ -77,7 +77,7 @@ def test_parallel_guesses_on_postgresql(tmp_path, postgres_url):
     with postgres_schema(postgres_url, "logins") as url_with_schema:
         process, url, env = run_server(tmp_path, url_with_schema)
         try:
-            check(url, env, tmp_path)
+            check(url, env)
         finally:
             process.kill()
 

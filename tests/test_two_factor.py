@@ -121,15 +121,20 @@ def test_reset_2fa_from_the_command_line(app, tmp_path):
     assert missing.exit_code == 1
 
 
+def password_step(page, url: str) -> None:
+    """The first step of a log-in in the browser: user name and password."""
+    page.goto(url + "/staff/")
+    page.get_by_label("User name").fill("root")
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
 def test_logging_in_with_a_code_in_a_real_browser(tmp_path, page):
     app = csrf_app(tmp_path)
     add_staff(app, "root", ADMIN_PASSWORD, admin=True)
     live = LiveServer(app)
     try:
-        page.goto(live.url + "/staff/")
-        page.get_by_label("User name").fill("root")
-        page.get_by_label("Password").fill(ADMIN_PASSWORD)
-        page.get_by_role("button", name="Log in").click()
+        password_step(page, live.url)
         page.wait_for_url("**/staff/login/code")
         page.get_by_label("Code").fill(next_code())
         page.get_by_role("button", name="Log in").click()
@@ -144,10 +149,7 @@ def test_enrolling_in_a_real_browser(tmp_path, page):
     add_staff(app, "root", ADMIN_PASSWORD, admin=True, two_factor=False)
     live = LiveServer(app)
     try:
-        page.goto(live.url + "/staff/")
-        page.get_by_label("User name").fill("root")
-        page.get_by_label("Password").fill(ADMIN_PASSWORD)
-        page.get_by_role("button", name="Log in").click()
+        password_step(page, live.url)
         page.wait_for_url("**/staff/enrol")
         assert page.locator(".qr svg").is_visible()
         secret = page.locator("#totp-secret").inner_text()

@@ -199,7 +199,7 @@ def test_the_widget_holds_no_patient_facing_words_of_its_own():
 
 def test_the_texts_are_plain_and_short():
     """US grade 8 or below (Flesch-Kincaid, as tests/test_readability.py scores the dialogue), 25 words at most."""
-    textstat = pytest.importorskip("textstat")
+    import textstat   # a dev dependency (pinned): never skipped
     hard, long = [], []
     for key, text in _en()["texts"].items():
         plain = re.sub(r"\{\w+\}", "it", text)

@@ -26,6 +26,8 @@ import time
 
 from sqlalchemy.engine import Engine
 
+from bot import db
+
 log = logging.getLogger("prescreen.forget")
 
 # the tables that hold patient text (and their indexes) on PostgreSQL
@@ -35,9 +37,8 @@ PATIENT_TABLES = ("conversations", "events", "message_replies", "transcript_inde
 def forget_pass(engine: Engine) -> None:
     """Clear what deleted rows left behind (see the module's text). Safe to run at any time."""
     if engine.dialect.name == "sqlite":
-        with engine.connect() as conn:
-            with conn.execution_options(immediate=True).begin():
-                conn.exec_driver_sql("INSERT INTO transcript_fts(transcript_fts) VALUES ('optimize')")
+        with db.write(engine) as conn:
+            conn.exec_driver_sql("INSERT INTO transcript_fts(transcript_fts) VALUES ('optimize')")
         raw = engine.raw_connection()
         try:
             cur = raw.cursor()
