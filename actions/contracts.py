@@ -39,6 +39,7 @@ class PrescreenResult(TypedDict):
     # with a conversation's result (not `prescreen evaluate`): its reference code, what happens next
     reference: NotRequired[str]
     next_steps: NotRequired[str]
+    language: NotRequired[Literal["en", "es"]]   # the patient-facing texts' language (to_check: English)
 
 
 class QuestionMetadata(TypedDict):

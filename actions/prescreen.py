@@ -26,12 +26,24 @@ from actions.loader import current_trial
 from actions.language.yesno import read_yes_no
 from actions.parsing import ACCEPTED, CONFIRM, Parsed, parse_answer
 from actions.qtypes import QUESTION_TYPES
-from actions.placeholders import fill_placeholders
+from actions.placeholders import fill_placeholders, localized
 from actions.trial import Question, Trial, question_answer_ids
 
 UNCLEAR_SLOT = "unclear_count"
 PENDING_SLOT = "pending_answer"
 CHANGING_SLOT = "changing_question"   # the question the patient chose to change on the review
+
+
+LANGUAGE_SLOT = "language"
+
+
+def speaking(tracker: Tracker, domain: DomainDict) -> tuple[Trial, DomainDict]:
+    """The trial and the domain's responses in the conversation's language (slot `language`; an
+    unknown or unoffered one is English)."""
+    trial = current_trial()
+    language = tracker.get_slot(LANGUAGE_SLOT)
+    language = language if language in trial.languages else "en"
+    return trial.for_language(language), localized(domain, language)
 
 
 def site_today(tracker: Tracker, trial: Trial) -> dt.date:
@@ -73,12 +85,26 @@ def contact_text(trial: Trial, domain: DomainDict) -> str:
     return "\n".join(lines)
 
 
+# the id a standard button sends, by its payload's intent ("Yes" /affirm -> "yes")
+STANDARD_IDS = {"/affirm": "yes", "/deny": "no", "/inform": "unknown"}
+
+
+def button_choices(question: Question, domain: DomainDict) -> List[tuple]:
+    """A question's buttons as (id, title): the id is what the button sends, in every language."""
+    def standard(response: str) -> List[tuple]:
+        return [(STANDARD_IDS.get(b["payload"], b["payload"]), b["title"]) for b in response_buttons(domain, response)]
+    return QUESTION_TYPES[question.type].buttons(question, standard)
+
+
 def question_buttons(question: Question, domain: DomainDict) -> List[Dict[str, str]]:
-    """The quick-reply buttons of a question; each payload carries its title."""
-    qtype = QUESTION_TYPES[question.type]
-    titles = qtype.button_titles(question, lambda response: [b["title"] for b in response_buttons(domain, response)])
-    return [{"title": t, "payload": "/inform" + _json({question.id: v})}
-            for t, v in zip(titles, qtype.button_payloads(question, titles))]
+    """The quick-reply buttons of a question; each payload carries the button's id."""
+    return [{"title": title, "payload": "/inform" + _json({question.id: id_})}
+            for id_, title in button_choices(question, domain)]
+
+
+def tapped_title(question: Question, value: Any, domain: DomainDict) -> str | None:
+    """The title (in the conversation's language) of the button whose id a payload sent, or None."""
+    return next((title for id_, title in button_choices(question, domain) if id_ == value), None)
 
 
 def _json(value: Any) -> str:
@@ -93,7 +119,7 @@ class ActionSessionStart(Action):
         return "action_session_start"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        trial = current_trial()
+        trial, domain = speaking(tracker, domain)
         return [SessionStarted(), *study_slots(trial), ActionExecuted("action_listen")]
 
 
@@ -110,7 +136,7 @@ class ActionStatusNotice(Action):
         return "action_status_notice"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        trial = current_trial()
+        trial, domain = speaking(tracker, domain)
         if trial.recruiting:
             return []
         dispatcher.utter_message(text=status_notice(trial, domain))
@@ -125,7 +151,7 @@ class ActionStudyStatus(Action):
         return "action_study_status"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        trial = current_trial()
+        trial, domain = speaking(tracker, domain)
         events = [] if tracker.get_slot("study_title") else study_slots(trial)
         started = any(isinstance(tracker.slots.get(q.id), dict) for q in trial.questions)
         if not trial.recruiting and not started and not tracker.get_slot("status_told"):
@@ -174,7 +200,7 @@ class ValidatePrescreenForm(FormValidationAction):
 
     async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> List[EventType]:
-        trial = current_trial()
+        trial, domain = speaking(tracker, domain)
         events: List[EventType] = []
         for slot, value in tracker.slots_to_validate().items():
             question = trial.questions_by_id.get(slot)
@@ -184,7 +210,10 @@ class ValidatePrescreenForm(FormValidationAction):
             if picked is not None:   # several choices tapped together ("Done"): a complete answer
                 validated = self.read_picked(trial, question, picked, value, dispatcher, tracker, domain)
             else:
-                validated = self.read_answer(trial, question, str(value), dispatcher, tracker, domain)
+                text = str(value)
+                if isinstance(value, str) and str((tracker.latest_message or {}).get("text") or "").startswith("/"):
+                    text = tapped_title(question, value, domain) or text   # a button's id: read as its title
+                validated = self.read_answer(trial, question, text, dispatcher, tracker, domain)
             events += [SlotSet(k, v) for k, v in validated.items()]
         if events:   # a changed answer can make later questions no longer apply: their answers are dropped
             slots = {**tracker.slots, **{e["name"]: e["value"] for e in events if e.get("event") == "slot"}}
@@ -294,7 +323,7 @@ class ActionAskQuestion(Action):
         return "action_ask_question"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        trial = current_trial()
+        trial, domain = speaking(tracker, domain)
         question = trial.questions_by_id.get(tracker.get_slot("requested_slot") or "")
         if question is None:
             return []
@@ -309,7 +338,7 @@ class ActionAskQuestion(Action):
             text = response_text(domain, "utter_progress", step=step, total=total) + "\n" + response_text(
                 domain, "utter_confirm_answer",
                 answer=describe_answers(trial, understood["answers"], understood.get("estimate", False), domain))
-            buttons = [{"title": b["title"], "payload": "/inform" + _json({question.id: b["title"]})}
+            buttons = [{"title": b["title"], "payload": "/inform" + _json({question.id: STANDARD_IDS[b["payload"]]})}
                        for b in response_buttons(domain, "utter_buttons_confirm")]
         if step > 1:   # a wrong tap, or a change of mind, is one tap away
             buttons = buttons + response_buttons(domain, "utter_button_change_last_answer")
@@ -334,12 +363,16 @@ class ActionPrescreenResult(Action):
         return "action_prescreen_result"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        trial = current_trial()
+        trial, domain = speaking(tracker, domain)
         result = form.result_for(trial, tracker.slots, site_today(tracker, trial))
         reference = (tracker.latest_message or {}).get("metadata", {}).get("reference")
         if reference:   # the conversation's code (given by the bot), printed for staff to find it by
             result["reference"] = reference
         result["next_steps"] = next_steps(trial, result["outcome"], domain)
+        result["language"] = trial.language
+        if trial.language != "en":   # the patient's texts in their language; what staff check, in English
+            result["to_check"] = form.result_for(trial.for_language("en"), tracker.slots,
+                                                 site_today(tracker, trial))["to_check"]
         dispatcher.utter_message(text=result_text(result, trial, domain), json_message={"prescreen_result": result})
         dispatcher.utter_message(text=response_text(domain, "utter_wrong_tap"),
                                  buttons=response_buttons(domain, "utter_button_change_last_answer"))
@@ -388,6 +421,29 @@ def next_steps(trial: Trial, outcome: str, domain: DomainDict) -> str:
     return trial.model.next_steps.get(outcome) or response_text(domain, f"utter_next_steps_{outcome}")
 
 
+class ActionSwitchLanguage(Action):
+    """A language button (or the widget's switch) sets the conversation's language and says so in
+    it (`custom.language` tells the client); "español" typed offers the languages as buttons."""
+
+    def name(self) -> Text:
+        return "action_switch_language"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        trial = current_trial()
+        entities = {e.get("entity"): e.get("value") for e in (tracker.latest_message or {}).get("entities") or []}
+        language = entities.get(LANGUAGE_SLOT)
+        if language not in trial.languages:
+            _, domain = speaking(tracker, domain)
+            offered = [b for b in response_buttons(domain, "utter_offer_language")
+                       if any(f'"{code}"' in b["payload"] for code in trial.languages)]
+            dispatcher.utter_message(text=response_text(domain, "utter_offer_language"), buttons=offered)
+            return []
+        domain = localized(domain, language)
+        dispatcher.utter_message(text=response_text(domain, "utter_language_switched"),
+                                 json_message={"language": language})
+        return [SlotSet(LANGUAGE_SLOT, language)]
+
+
 class ActionExplain(Action):
     """Answers "why do you ask?" with the current question's help text."""
 
@@ -395,7 +451,8 @@ class ActionExplain(Action):
         return "action_explain"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        question = current_trial().questions_by_id.get(tracker.get_slot("requested_slot") or "")
+        trial, domain = speaking(tracker, domain)
+        question = trial.questions_by_id.get(tracker.get_slot("requested_slot") or "")
         dispatcher.utter_message(text=question.help if question else response_text(domain, "utter_help"))
         return []
 
@@ -409,7 +466,7 @@ class ActionReviewAnswers(Action):
         return "action_review_answers"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        trial = current_trial()
+        trial, domain = speaking(tracker, domain)
         lines, items, buttons = [], [], response_buttons(domain, "utter_review_buttons")
         for step in form.walk(trial, tracker.slots):
             if step.applies is not True or step.answer is None:
@@ -440,7 +497,7 @@ class ActionChangeAnswer(Action):
         return "action_change_answer"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        trial = current_trial()
+        trial, domain = speaking(tracker, domain)
         entities = {e.get("entity"): e.get("value") for e in (tracker.latest_message or {}).get("entities") or []}
         question_id = entities.get("question")
         if question_id not in trial.questions_by_id or not isinstance(tracker.get_slot(question_id), dict):
@@ -458,7 +515,7 @@ class ActionGoBack(Action):
         return "action_go_back"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        trial = current_trial()
+        trial, domain = speaking(tracker, domain)
         current = tracker.get_slot("requested_slot") if tracker.active_loop.get("name") == "prescreen_form" else None
         answered = []
         for step in form.walk(trial, tracker.slots):
@@ -480,7 +537,7 @@ class ActionContactInfo(Action):
         return "action_contact_info"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        dispatcher.utter_message(text=contact_text(current_trial(), domain))
+        dispatcher.utter_message(text=contact_text(*speaking(tracker, domain)))
         return []
 
 
@@ -491,7 +548,7 @@ class ActionStudyInfo(Action):
         return "action_study_info"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        trial = current_trial()
+        trial, domain = speaking(tracker, domain)
         text = f"{trial.model.title} ({trial.id})\n\n{trial.model.summary}"
         if trial.model.status_notice and not trial.recruiting:
             text += "\n\n" + trial.model.status_notice
@@ -518,6 +575,7 @@ class ValidateContactForm(FormValidationAction):
 
     def validate_contact_consent(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                  domain: DomainDict) -> Dict[Text, Any]:
+        domain = localized(domain, tracker.get_slot(LANGUAGE_SLOT))
         answer = value if isinstance(value, bool) else read_yes_no(str(value))
         if answer is True or answer is False:
             return {"contact_consent": answer}
@@ -526,6 +584,7 @@ class ValidateContactForm(FormValidationAction):
 
     def validate_contact_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                               domain: DomainDict) -> Dict[Text, Any]:
+        domain = localized(domain, tracker.get_slot(LANGUAGE_SLOT))
         name = re.sub(r"\s+", " ", str(value)).strip()
         if 1 < len(name) <= 100 and re.search(r"[^\W\d_]", name):
             return {"contact_name": name}
@@ -536,6 +595,7 @@ class ValidateContactForm(FormValidationAction):
                                  domain: DomainDict) -> Dict[Text, Any]:
         """A phone number or e-mail address, also inside a sentence; the rest of the sentence
         ("best after 3pm") is kept as the patient's note for staff."""
+        domain = localized(domain, tracker.get_slot(LANGUAGE_SLOT))
         details = extract_contact(str(value))
         if details:
             return {"contact_details": details.value, "contact_note": details.note or None}
@@ -550,6 +610,7 @@ class ActionContactDone(Action):
         return "action_contact_done"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        domain = localized(domain, tracker.get_slot(LANGUAGE_SLOT))
         if tracker.get_slot("contact_consent"):
             details = extract_contact(str(tracker.get_slot("contact_details") or ""))
             text = response_text(domain, "utter_contact_saved", name=tracker.get_slot("contact_name"),

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
+from actions import translations
 from actions.conditions import Condition, ConditionError, parse_condition
 from actions.qtypes import COMMON_FIELDS, LAST_DOSE_WORDS, QUESTION_TYPES
 
@@ -62,8 +63,11 @@ class AnswerSpec(_Strict):
 
 
 class Choice(_Strict):
-    """A button of a question, with the words that mean it and what it sets."""
+    """A button of a question, with the words that mean it and what it sets. `id` is what its
+    button sends (stable in every language): given, else its `value`, else "unknown" for a
+    "not sure" choice, else the English title in lower case with underscores."""
 
+    id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_]*$")
     title: str
     synonyms: list[str] = []
     value: bool | str | None = None
@@ -189,6 +193,9 @@ class TrialModel(_Strict):
 
     id: str
     version: str
+    # the languages offered to patients (the first is the default); every patient-facing text
+    # needs a translation into each of them (see `translations` below)
+    languages: list[Literal["en", "es"]] = ["en"]
     title: str
     short_title: str
     drug: str = ""
@@ -225,6 +232,18 @@ class Trial:
     conditions: dict[str, Condition | None]
     warnings: tuple[str, ...] = ()
     questions_by_id: dict[str, Question] = field(default_factory=dict)
+    language: str = "en"
+    # the same trial in each offered language (patient-facing texts translated; ids, answers and
+    # conditions shared); the English trial holds them all
+    views: dict[str, Trial] = field(default_factory=dict)
+
+    def for_language(self, language: str | None) -> Trial:
+        """This trial's texts in `language` (an offered one), else in English."""
+        return self.views.get(language or "en", self.views.get("en", self))
+
+    @property
+    def languages(self) -> list[str]:
+        return list(self.model.languages)
 
     @property
     def id(self) -> str:
@@ -250,6 +269,8 @@ class Trial:
         """A date as patients read it, in the site's order: "February 28, 2027" (MDY) or
         "28 February 2027" (DMY)."""
         day = dt.date.fromisoformat(value) if isinstance(value, str) else value
+        if self.language == "es":
+            return f"{day.day} de {SPANISH_MONTHS[day.month - 1]} de {day.year}"
         if self.model.site.date_order == "DMY":
             return f"{day.day} {day:%B %Y}"
         return f"{day:%B} {day.day}, {day.year}"
@@ -269,6 +290,10 @@ class Trial:
         data["investigators"] = [i.model_dump() for i in self.model.investigators]
         data["trial_id"] = self.model.id
         return data
+
+
+SPANISH_MONTHS = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
+                  "noviembre", "diciembre")
 
 
 def question_answer_ids(question: Question) -> list[str]:
@@ -350,28 +375,71 @@ def parse_trial(text: str, path: str = "<criteria>") -> Trial:
     if not isinstance(data, dict):
         check.add((), "the file must be a mapping of trial fields")
         raise TrialError(check.problems)
-    try:
-        model = TrialModel.model_validate(data)
-    except ValidationError as exc:
-        for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
-                msg = "unknown field (check its spelling and indentation)"
-            elif isinstance(err.get("input"), bool) and err["type"] == "string_type":
-                msg += " (YAML reads an unquoted yes/no/on/off as true/false: put it in quotes)"
-            check.add(loc, msg)
+    offered = data.get("languages", ["en"])
+    if not isinstance(offered, list) or "en" not in offered:
+        check.add(("languages",), "`languages` lists the languages offered to patients and must include en,"
+                                  " for example [en, es]")
         raise TrialError(check.problems)
+    unreviewed = translations.check(data, [str(x) for x in offered], check.add, lambda loc: _line_of(node, loc) or 1)
+    _choice_ids(data)
+    models: dict[str, TrialModel] = {}
+    for language in offered:
+        try:
+            models[language] = TrialModel.model_validate(translations.project(data, language))
+        except ValidationError as exc:
+            _report(exc, check)
+        if check.problems:
+            raise TrialError(check.problems)
+    model = models["en"]
     ask_if, conditions = _check_semantics(model, check)
+    for language, other in models.items():
+        if language != "en":
+            _check_semantics(other, check)
     if check.problems:
-        raise TrialError(check.problems)
-    warnings = []
+        raise TrialError(list(dict.fromkeys(check.problems)))
+    warnings = [f"{path}: {w}" for w in unreviewed]
     c = model.contact
     if not (c.phone or c.email or c.url):
         warnings.append(f"{path}:{_line_of(node, ('contact',))}: contact: no phone, e-mail or URL to reach a person"
                         " (results will show the address and the contact note only)")
-    return Trial(model=model, path=path, ask_if=ask_if, conditions=conditions,
-                 warnings=tuple(warnings), questions_by_id={q.id: q for q in model.questions})
+    views: dict[str, Trial] = {}
+    for language, view in models.items():
+        views[language] = Trial(model=view, path=path, ask_if=ask_if, conditions=conditions, warnings=tuple(warnings),
+                                questions_by_id={q.id: q for q in view.questions}, language=language, views=views)
+    return views["en"]
+
+
+def _report(exc: ValidationError, check: _Checker) -> None:
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (check its spelling and indentation)"
+        elif isinstance(err.get("input"), bool) and err["type"] == "string_type":
+            msg += " (YAML reads an unquoted yes/no/on/off as true/false: put it in quotes)"
+        elif isinstance(err.get("input"), dict) and err["type"] in ("string_type", "list_type"):
+            msg += " (a translated text is a mapping with an `en` key and one key per language, e.g. es)"
+        check.add(loc, msg)
+
+
+def _choice_ids(data: dict) -> None:
+    """Give every choice without an `id` the one its button sends, the same in every language:
+    its `value`, else "unknown" for a "not sure" choice, else its English title as a word id."""
+    for question in data.get("questions") or []:
+        if not isinstance(question, dict):
+            continue
+        for group in ("choices", "extra_choices"):
+            for choice in question.get(group) or []:
+                if not isinstance(choice, dict) or "id" in choice:
+                    continue
+                value, title = choice.get("value"), choice.get("title")
+                english = title.get("en") if translations.is_translation(title) else title
+                if isinstance(value, str):
+                    choice["id"] = value
+                elif choice.get("unknown") or (value is None and "sets" not in choice):
+                    choice["id"] = "unknown"
+                elif isinstance(english, str):
+                    choice["id"] = re.sub(r"[^a-z0-9]+", "_", english.lower()).strip("_") or "choice"
 
 
 def _duplicate_keys(node: yaml.Node | None) -> list[tuple[int, str]]:

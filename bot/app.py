@@ -58,7 +58,7 @@ def init_app(app: Flask) -> None:
     runner = HttpRunner(cfg["ACTION_ENDPOINT"], cfg["ACTION_TIMEOUT"]) if cfg["ACTION_ENDPOINT"] \
         else InProcessRunner(trial)
     store = open_store(cfg)
-    app.extensions["prescreen"] = Conversations(Engine(dialogue, runner, answer_reader(trial)), store, trial,
+    app.extensions["prescreen"] = Conversations(Engine(dialogue, runner, answer_reader(trial), trial.languages), store, trial,
                                                 allow_today=bool(cfg.get("ALLOW_TODAY")))
     app.extensions["prescreen_trial"] = trial
     app.extensions["prescreen_store"] = store
@@ -82,7 +82,7 @@ def answer_reader(trial):
             today = dt.date.fromisoformat(str(metadata["today"]))
         except (KeyError, ValueError):
             today = trial.today()
-        return confident_answer(trial, question_id, text, today)
+        return confident_answer(trial.for_language(metadata.get("language")), question_id, text, today)
     return read
 
 

@@ -104,9 +104,21 @@ def serve(host: str, port: int, workers: int, threads: int, debug: bool) -> None
         run_gunicorn(app, host, port, workers, threads)
 
 
+LANGUAGES = ["en", "es"]
+
+
+def _language(trial, language: str):
+    """The trial's view in `language`, or a clear error when the criteria file does not offer it."""
+    if language not in trial.languages:
+        fail(f"the criteria file does not offer {language!r} (its `languages`: {', '.join(trial.languages)})")
+    return trial.for_language(language)
+
+
 @main.command()
 @click.option("--sender", default=None, help="Conversation id to resume (default: a new one).")
-def chat(sender: str | None) -> None:
+@click.option("--language", type=click.Choice(LANGUAGES), default=None,
+              help="The conversation's language (default: English, or the resumed conversation's).")
+def chat(sender: str | None, language: str | None) -> None:
     """Talk to the bot in the terminal; reads standard input, so it can be scripted.
 
     Buttons are shown as numbered choices: typing the number picks it.
@@ -127,7 +139,8 @@ def chat(sender: str | None) -> None:
     def send(text: str) -> bool:
         nonlocal buttons
         try:
-            replies = conversations.message(sender, text, {"message_id": secrets.token_hex(8)})
+            meta = {"message_id": secrets.token_hex(8), **({"language": language} if language else {})}
+            replies = conversations.message(sender, text, meta)
         except (ActionServerError, ActionFailed, StoreBusy):  # rolled back; ActionFailed was logged by the runner
             from bot.chat import RETRY_MESSAGE
             click.echo(RETRY_MESSAGE, err=True)
@@ -169,10 +182,12 @@ def chat(sender: str | None) -> None:
 @click.argument("text")
 @click.option("--today", default=None, help="The conversation's site date, YYYY-MM-DD (default: today at the site).")
 @click.option("--criteria", "criteria_path", default=None, help="Criteria file (default: PRESCREEN_CRITERIA or criteria.yaml).")
-def parse(answer_id: str, text: str, today: str | None, criteria_path: str | None) -> None:
+@click.option("--language", type=click.Choice(LANGUAGES), default="en", show_default=True,
+              help="The reply's language (one the criteria file offers).")
+def parse(answer_id: str, text: str, today: str | None, criteria_path: str | None, language: str) -> None:
     """Print how TEXT is read as an answer to ANSWER_ID (JSON)."""
     from actions.parsing import parse_for_answer
-    trial = _load(criteria_path or default_criteria(), BAD_INPUT)
+    trial = _language(_load(criteria_path or default_criteria(), BAD_INPUT), language)
     day = _today(today, trial)
     try:
         result = parse_for_answer(trial, answer_id, text, day)
@@ -184,11 +199,13 @@ def parse(answer_id: str, text: str, today: str | None, criteria_path: str | Non
 @main.command()
 @click.argument("corpus", default="tests/corpus/answers.yaml")
 @click.option("--criteria", "criteria_path", default=None)
-def accuracy(corpus: str, criteria_path: str | None) -> None:
+@click.option("--language", type=click.Choice(LANGUAGES), default="en", show_default=True,
+              help="The corpus's language (one the criteria file offers).")
+def accuracy(corpus: str, criteria_path: str | None, language: str) -> None:
     """Print answer-understanding accuracy on a labelled corpus, per answer type, and every miss."""
     import yaml
     from actions.corpus import median_ms, score
-    trial = _load(criteria_path or default_criteria(), BAD_INPUT)
+    trial = _language(_load(criteria_path or default_criteria(), BAD_INPUT), language)
     with open(corpus, encoding="utf-8") as fh:
         entries = yaml.safe_load(fh)
 

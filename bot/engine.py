@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 import rasa_sdk
 from rasa_sdk.events import ActiveLoop, Restarted, SessionStarted, SlotSet
 
-from actions.placeholders import fill_placeholders
+from actions.placeholders import fill_placeholders, pick_variation
 from bot.dialogue import Dialogue, Rule
 from bot.events import Event, Reply
 from bot.jsoncodec import dumps, loads
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from bot.runner import ActionRunner
 
 LISTEN = "action_listen"
+LANGUAGE_SLOT = "language"     # the conversation's language ("en" | "es"), kept across restarts
 SDK_VERSION = rasa_sdk.__version__
 
 
@@ -133,14 +134,17 @@ class Engine:
     """Runs turns of the conversation described by a Dialogue."""
 
     def __init__(self, dialogue: Dialogue, runner: ActionRunner,
-                 answer_reader: Callable[[str, str, dict[str, Any]], bool] | None = None) -> None:
+                 answer_reader: Callable[[str, str, dict[str, Any]], bool] | None = None,
+                 languages: Iterable[str] = ("en",)) -> None:
         """`answer_reader(question_id, text, metadata)`: whether the text is a confident answer to
-        the question being asked; such a reply is an answer even when it is shaped like a request."""
+        the question being asked; such a reply is an answer even when it is shaped like a request.
+        `languages`: those a message's `metadata.language` may set (the trial's offered ones)."""
         self.dialogue = dialogue
         self.runner = runner
         self.nlu = NLU(dialogue.examples, dialogue.intents)
         self.domain = dialogue.domain
         self.answer_reader = answer_reader
+        self.languages = tuple(languages)
 
     # -- one turn --------------------------------------------------------------
     def handle(self, sender: str, text: str, state: State | list[Event] | None,
@@ -159,8 +163,12 @@ class Engine:
         first = not state.latest_message
         if new:
             run.action("action_session_start")
+        language = (metadata or {}).get("language")
+        if language in self.languages and language != (run.state.slots.get(LANGUAGE_SLOT) or "en"):
+            run.add({"event": "slot", "name": LANGUAGE_SLOT, "value": language})   # the client's language
+        language = run.state.slots.get(LANGUAGE_SLOT) or "en"
         asked = state.slots.get("requested_slot") if state.active_loop == "prescreen_form" else None
-        is_answer = (lambda words: self.answer_reader(asked, words, metadata or {})) \
+        is_answer = (lambda words: self.answer_reader(asked, words, {**(metadata or {}), "language": language})) \
             if asked and self.answer_reader else None
         parse = self.nlu.parse(text, is_answer)
         user = {"event": "user", "text": text, "parse_data": parse, "input_channel": "rest",
@@ -223,8 +231,11 @@ class _Run:
         if name in self.domain.get("forms", {}):
             return self.form(name)
         if name == "action_restart":
+            language = self.state.slots.get(LANGUAGE_SLOT)
             self.add({"event": "action", "name": name})
             self.add(Restarted(self.now))
+            if language:   # a restart keeps the conversation's language
+                self.add({"event": "slot", "name": LANGUAGE_SLOT, "value": language})
             return
         if name == "action_deactivate_loop":
             self.add({"event": "action", "name": name})
@@ -279,7 +290,9 @@ class _Run:
             variations = self.domain["responses"].get(name)
             if not variations:
                 return
-            message = copy.deepcopy(variations[0])
+            message = copy.deepcopy(pick_variation(variations, self.state.slots))
+            message.pop("condition", None)
+            message.pop("metadata", None)
             values = {**{k: v for k, v in self.state.slots.items() if not isinstance(v, (dict, list))}, **response}
             if message.get("text"):
                 message["text"] = fill_placeholders(message["text"], values)

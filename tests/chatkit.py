@@ -29,7 +29,7 @@ TODAY = "2026-11-25"
 WEBHOOK = "/webhooks/rest/webhook"
 
 RESULT_KEYS = {"outcome", "eligible_from", "criteria", "to_check", "status_notice", "contact", "trial_id",
-               "criteria_version", "today", "reference", "next_steps"}
+               "criteria_version", "today", "reference", "next_steps", "language"}
 CRITERION_KEYS = {"id", "kind", "verdict", "until", "reason", "answers"}
 QUESTION_KEYS = {"id", "answer_ids", "type", "step", "total"}
 REPLY_KEYS = {"recipient_id", "text", "buttons", "custom", "image", "attachment"}

@@ -68,8 +68,8 @@ class Scale(QuestionType):
     def check(self, question, answers, known, report) -> None:
         check_single_answer(question, answers, known, report, "integer")
 
-    def button_titles(self, question, standard) -> list[str]:
-        return [str(n) for n in range(0, 11)]
+    def buttons(self, question, standard) -> list[tuple[str, str]]:
+        return [(str(n), str(n)) for n in range(0, 11)]
 
     def parse(self, trial, question, text, today) -> Parsed:
         word = text.strip()

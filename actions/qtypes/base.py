@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 Report = Callable[[tuple, str], None]
 # whether an answer id is in the data dictionary (reporting it at `path` if not): known(aid, path)
 Known = Callable[[str, tuple], bool]
-# the button titles a dialogue response offers: standard("utter_buttons_yes_no")
-Standard = Callable[[str], list[str]]
+# the buttons a dialogue response offers, as (id, title) pairs: standard("utter_buttons_yes_no")
+Standard = Callable[[str], list[tuple[Any, str]]]
 
 COMMON_FIELDS = frozenset({"id", "type", "text", "help", "ask_if"})
 
@@ -42,13 +42,10 @@ class QuestionType:
         """Report what is wrong with a question of this type in a criteria file."""
         raise NotImplementedError
 
-    def button_titles(self, question: Question, standard: Standard) -> list[str]:
-        """The titles of the question's quick-reply buttons (empty: typed answers only)."""
+    def buttons(self, question: Question, standard: Standard) -> list[tuple[Any, str]]:
+        """The question's quick-reply buttons as (id, title): the id is what the button sends, the
+        same in every language (DESIGN: payloads carry stable ids, never words); empty: typed only."""
         return []
-
-    def button_payloads(self, question: Question, titles: list[str]) -> list[Any]:
-        """What each button sends as the question's value (by default its title, read like a typed reply)."""
-        return list(titles)
 
     def from_payload(self, question: Question, value: Any) -> Parsed | None:
         """A button value that is not text (a multi question's list of ids), or None."""

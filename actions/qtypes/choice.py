@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from actions.language import context
 from actions.language.words import LEAD_NO, LEAD_YES, UNSURE, has_any, is_question_back, longest, normalize, nphrase
@@ -37,8 +37,8 @@ class ChoiceType(QuestionType):
                     if why:
                         report(("choices", j, "sets", aid), why)
 
-    def button_titles(self, question: Question, standard: Standard) -> list[str]:
-        return [c.title for c in question.choices]
+    def buttons(self, question: Question, standard: Standard) -> list[tuple[Any, str]]:
+        return [(c.id, c.title) for c in question.choices]
 
     def parse(self, trial: Trial, question: Question, text: str, today: dt.date) -> Parsed:
         choice = parse_choice(question, text)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from actions.language import context
 from actions.language.dates import (COUNT_RE, UNIT_RE, count_of, date_ago, fuzzy_date, parse_date, season_end,
@@ -38,8 +38,8 @@ class LastDose(QuestionType):
             if c.value not in LAST_DOSE_WORDS and c.value is not None:
                 report(("choices", j, "value"), "a last_dose choice value must be never, current, not_recent or null")
 
-    def button_titles(self, question: Question, standard: Standard) -> list[str]:
-        return [c.title for c in question.choices]
+    def buttons(self, question: Question, standard: Standard) -> list[tuple[Any, str]]:
+        return [(c.id, c.title) for c in question.choices]
 
     def parse(self, trial: Trial, question: Question, text: str, today: dt.date) -> Parsed:
         parsed = parse_last_dose(trial, question, text, today)

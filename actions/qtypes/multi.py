@@ -39,17 +39,13 @@ class Multi(QuestionType):
             if known(o.answer, ("options", j, "answer")) and answers[o.answer].type != "boolean":
                 report(("options", j, "answer"), "a multi option fills a boolean answer")
 
-    def button_titles(self, question: Question, standard: Standard) -> list[str]:
-        titles = [o.title for o in question.options]
-        if question.none:
-            titles.append(question.none.title)
-        return titles + standard("utter_buttons_not_sure")
-
-    def button_payloads(self, question: Question, titles: list[str]) -> list[Any]:
+    def buttons(self, question: Question, standard: Standard) -> list[tuple[Any, str]]:
         """An option's button sends a list with its answer id (several are sent together after
-        "Done"), "None of these" an empty list; "Not sure" its title."""
-        ids = [[o.answer] for o in question.options] + ([[]] if question.none else [])
-        return ids + titles[len(ids):]
+        "Done"), "None of these" an empty list, "Not sure" the id "unknown"."""
+        buttons: list[tuple[Any, str]] = [([o.answer], o.title) for o in question.options]
+        if question.none:
+            buttons.append(([], question.none.title))
+        return buttons + standard("utter_buttons_not_sure")
 
     def from_payload(self, question: Question, value: Any) -> Parsed | None:
         """A list of answer ids picked with the buttons: those are yes, the others no (the question

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from actions.language.medicines import find_medicines
 from actions.language.words import QUESTION_RE, normalize, nphrase
@@ -37,10 +37,10 @@ class YesNo(QuestionType):
             if not isinstance(c.value, bool) and c.value is not None:
                 report(("extra_choices", j, "value"), "a yes_no choice value must be true, false or null")
 
-    def button_titles(self, question: Question, standard: Standard) -> list[str]:
-        titles = standard("utter_buttons_yes_no")
-        titles[2:2] = [c.title for c in question.extra_choices]
-        return titles
+    def buttons(self, question: Question, standard: Standard) -> list[tuple[Any, str]]:
+        buttons = standard("utter_buttons_yes_no")
+        buttons[2:2] = [(c.id, c.title) for c in question.extra_choices]
+        return buttons
 
     def parse(self, trial: Trial, question: Question, text: str, today: dt.date) -> Parsed:
         t = normalize(text)
