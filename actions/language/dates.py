@@ -81,6 +81,8 @@ def numeric_date(t: str, date_order: str, today: dt.date | None = None) -> tuple
         if y < 100:
             y += 2000 if today is None or 2000 + y <= today.year else 1900
         month, day = (a, b) if date_order == "MDY" else (b, a)
+        if month > 12 and day <= 12:   # "28/10/2026": only one order makes a date
+            month, day = day, month
         try:
             return dt.date(y, month, day), False
         except ValueError:
@@ -92,6 +94,8 @@ def numeric_date(t: str, date_order: str, today: dt.date | None = None) -> tuple
     if m and today is not None:
         a, b = int(m[1]), int(m[2])
         month, day = (a, b) if date_order == "MDY" else (b, a)
+        if month > 12 and day <= 12:
+            month, day = day, month
         try:
             d = dt.date(today.year, month, day)
         except ValueError:

@@ -7,7 +7,10 @@ the normalized text; phrases and their patterns are normalized and compiled once
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
+
+from actions.language.spanish import gloss
 
 CONTRACTIONS = re.compile(r"\b(didn|don|doesn|isn|wasn|aren|haven|hasn|won|can|couldn|shouldn|wouldn)t\b|"
                           r"\b(i)(m|ve|d|ll)\b")
@@ -20,12 +23,20 @@ def _expand(m: re.Match) -> str:
 
 
 def normalize(text: str) -> str:
-    """Lower-case, straight quotes, apostrophes restored ("didnt"), single spaces, no end punctuation."""
-    text = text.lower().replace("\u2019", "'").replace("\u2018", "'").replace("\u2013", "-")
+    """Lower-case, no accents, straight quotes, apostrophes restored ("didnt"), single spaces, no end
+    punctuation, Spanish answer words as the reader's own (actions/language/spanish.py)."""
+    text = strip_accents(text.lower().replace("\u2019", "'").replace("\u2018", "'").replace("\u2013", "-"))
     text = re.sub(r"[^\w'/\-\.,:+ ]+", " ", text)
     text = re.sub(r"(?<=\w)[.,:](?=\s|$)", " ", text)
     text = CONTRACTIONS.sub(_expand, text)
-    return re.sub(r"\s+", " ", text).strip(" .,!?:;-")
+    return gloss(re.sub(r"\s+", " ", text).strip(" .,!?:;-"))
+
+
+def strip_accents(text: str) -> str:
+    """"tomé" -> "tome", "año" -> "ano": patients often type Spanish without accents."""
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 @lru_cache(maxsize=16384)
