@@ -178,7 +178,13 @@ PHRASES: dict[str, str] = {
     "me cure": "cured", "me curaron": "cured", "curada": "cured", "curado": "cured", "vacuna": "vaccine",
     "vacunada": "vaccinated", "vacunado": "vaccinated", "las vacunas": "the shots", "no entiendo": "what do you mean",
     "viejita": "too old", "muy vieja": "too old", "ya estoy grande": "too old", "soy el esposo": "i'm the husband",
-    "me toca": "i'm due", "bombita": "pump", "bomba": "pump", "pa": "for", "casi": "almost", "medio": "half",
+    "me toca": "i'm due", "me toca otra": "next dose is due", "me toca la proxima": "next dose is due",
+    "me toca la siguiente": "next dose is due", "no me baja": "not coming down", "no baja": "not coming down",
+    "no se le controla": "not controlled", "no se me controla": "not controlled", "no se controla": "not controlled",
+    "ninguno controlado": "not controlled", "ninguna controlada": "not controlled", "se me normalizo": "under control",
+    "se normalizo": "under control", "nada del corazon": "none of these", "nada de corazon": "none of these",
+    "no me funcionan bien": "are not working", "no funcionan bien": "are not working",
+    "no funciona bien": "is not working", "no me funciona bien": "is not working", "bombita": "pump", "bomba": "pump", "pa": "for", "casi": "almost", "medio": "half",
     # requests by meaning (bot/requests.py reads these canonical words)
     "quiero hablar con": "i want to talk to", "quisiera hablar con": "i would like to talk to",
     "puedo hablar con": "can i talk to", "hablar con": "talk to", "una persona": "a person", "alguien": "someone",
@@ -210,7 +216,7 @@ _NUMBER_RE = re.compile(r"\b(?:(?P<tens>" + "|".join(_TENS) + r")(?: y (?P<ones>
     k for k, v in _ONES.items() if 0 < v < 10) + r"))?)\b")
 _SMALL_RE = re.compile(r"\b(" + "|".join(sorted((k for k in _ONES if k not in ("un", "una", "uno")), key=len,
                                                 reverse=True)) + r")\b")
-_HACE_RE = re.compile(r"\bhace (?:(como|unos|unas|mas de|menos de|aproximadamente) )?(\d+|un|una|unos|unas) ("
+_HACE_RE = re.compile(r"\bhace (?:(como|unos|unas|mas de|menos de|mas o menos|aproximadamente) )?(\d+|un|una|unos|unas) ("
                       + "|".join(UNITS) + r")\b")
 _DATE_RE = re.compile(r"\b(\d{1,2}) de (" + "|".join(MONTHS) + r")(?:,? (?:de |del )?(\d{4}))?\b")
 _MONTH_YEAR_RE = re.compile(r"\b(" + "|".join(MONTHS) + r") (?:de |del )(\d{4})\b")

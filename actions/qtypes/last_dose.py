@@ -85,7 +85,8 @@ def _span_days(count: str, unit: str) -> float:
 
 EVERY_RE = re.compile(r"\b(every|each|once a|twice a|once every)\s*(\d+|few|other|couple of|couple|two|three|four|five|six|"
                       r"seven|eight|day|week|month|year|morning|night)|\b(daily|weekly|monthly|biweekly|maintenance|"
-                      r"been on \w+ since|on it since)\b")
+                      r"been on \w+ since|on it since)\b|"
+                      r"\b(?:i'm on|i am on|i use|i take|i get|using|taking) (?:\w+ )?since\b")   # "on humira since 2019"
 
 
 def read_dose(trial: Trial, answer_id: str, segment: str, today: dt.date, date_order: str) -> Parsed:
