@@ -27,6 +27,7 @@ LANGUAGE_CODE = re.compile(r"^[a-z]{2}$")
 
 # The patient-facing fields: a path pattern ("*" is any list index or mapping key).
 PATIENT_TEXTS = (
+    ("answers", "*", "label"),      # shown to the patient when an answer is checked back or reviewed
     ("short_title",), ("summary",), ("status_notice",), ("next_steps", "*"), ("contact", "note"),
     ("questions", "*", "text"), ("questions", "*", "help"),
     *(("questions", "*", group, "*", key) for group in ("choices", "extra_choices", "options")

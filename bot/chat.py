@@ -20,6 +20,9 @@ log = logging.getLogger("prescreen.chat")
 RETRY_MESSAGE = "Sorry, something went wrong on our side and your message was not saved. Please try again in a moment."
 
 
+LANGUAGES = ("en", "es")     # what metadata.language may ask for (the trial's `languages` decide which are used)
+
+
 def _error(message: str, status: int, **extra):
     return jsonify({"error": message, **extra}), status
 
@@ -63,7 +66,10 @@ def webhook():
             message_id = clean_text(str(message_id)).strip()[:128]
         else:
             message_id = None
-        metadata = {"message_id": message_id or None, "today": metadata.get("today")}
+        language = metadata.get("language")
+        if language is not None and language not in LANGUAGES:
+            return _error(f"'metadata.language' must be one of: {', '.join(LANGUAGES)}.", 400)
+        metadata = {"message_id": message_id or None, "today": metadata.get("today"), "language": language}
     conversations: Conversations = current_app.extensions["prescreen"]
     started = time.perf_counter()
     try:

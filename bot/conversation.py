@@ -68,6 +68,8 @@ class Conversations:
         kept = {"message_id": message_id} if message_id else {}
         if self.allow_today and metadata.get("today"):
             kept["today"] = str(metadata["today"])  # tests pin the site date
+        if metadata.get("language"):
+            kept["language"] = str(metadata["language"])   # the client's language (the engine keeps an offered one)
         metadata = kept
         for _ in range(CONFLICT_RETRIES):
             with self.store.turn(sender) as db_turn:

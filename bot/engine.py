@@ -74,7 +74,10 @@ class State:
             if event.get("name") != LISTEN:
                 self.latest_bot_action = event.get("name")
         elif kind in ("restart", "session_started"):
+            language = self.slots.get(LANGUAGE_SLOT)
             self.slots = dict(self.initial)
+            if language:        # a restart or a new session keeps the conversation's language
+                self.slots[LANGUAGE_SLOT] = language
             self.active_loop = None
 
     def to_json(self) -> str:
@@ -231,11 +234,8 @@ class _Run:
         if name in self.domain.get("forms", {}):
             return self.form(name)
         if name == "action_restart":
-            language = self.state.slots.get(LANGUAGE_SLOT)
             self.add({"event": "action", "name": name})
             self.add(Restarted(self.now))
-            if language:   # a restart keeps the conversation's language
-                self.add({"event": "slot", "name": LANGUAGE_SLOT, "value": language})
             return
         if name == "action_deactivate_loop":
             self.add({"event": "action", "name": name})
