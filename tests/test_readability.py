@@ -26,6 +26,8 @@ import pytest
 import textstat
 import yaml
 
+from actions import translations
+
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = ROOT / "dialogues" / "domain.yml"
 CRITERIA_FILES = (ROOT / "criteria.yaml", ROOT / "tests" / "fixtures" / "fictional_trial.yaml")
@@ -60,18 +62,27 @@ def _strings(value: Any, key: str) -> Iterator[tuple[str, str]]:
             yield from _strings(item, f"{key}.{name}")
 
 
-def domain_texts() -> list[Text]:
+def _criteria(path: Path, language: str = "en") -> dict[str, Any]:
+    """A criteria file's data with every translated text in `language` (actions/translations.py)."""
+    return translations.project(_load(path), language)
+
+
+def _spanish(variant: dict[str, Any]) -> bool:
+    return any(c.get("value") == "es" for c in variant.get("condition") or [])
+
+
+def domain_texts(language: str = "en") -> list[Text]:
     domain = _load(DOMAIN)
     found = []
     for name, variants in domain["responses"].items():
         for i, variant in enumerate(variants):
-            if variant.get("text"):
+            if variant.get("text") and _spanish(variant) == (language == "es"):
                 found.append((_rel(DOMAIN), f"responses.{name}[{i}].text", variant["text"]))
     return found
 
 
-def criteria_texts(path: Path) -> list[Text]:
-    trial = _load(path)
+def criteria_texts(path: Path, language: str = "en") -> list[Text]:
+    trial = _criteria(path, language)
     file = _rel(path)
     found: list[Text] = []
     for field in ("summary", "status_notice", "next_steps"):
@@ -113,9 +124,9 @@ CONDITION_NAMES = ("systemic sclerosis", "scleroderma", "localized scleroderma",
                    "congestive heart failure", "example joint syndrome")
 
 
-def names_of(path: Path) -> set[str]:
+def names_of(path: Path, language: str = "en") -> set[str]:
     """The medicine, trial and person names of a criteria file."""
-    trial = _load(path)
+    trial = _criteria(path, language)
     last_dose = _last_dose_answers(trial)
     drug = trial.get("drug") or ""
     # the drug with and without its salt or note: "Imatinib mesylate" is also "Imatinib"
@@ -132,7 +143,7 @@ def names_of(path: Path) -> set[str]:
     return {name.strip() for name in names if name and name.strip()}
 
 
-NAMES = set(CONDITION_NAMES).union(*(names_of(path) for path in CRITERIA_FILES))
+NAMES = set(CONDITION_NAMES).union(*(names_of(path, lang) for path in CRITERIA_FILES for lang in ("en", "es")))
 # longest first, so that "gammagard liquid" goes before "gammagard"
 _NAME = re.compile("|".join(rf"(?<![\w-]){re.escape(name)}(?![\w-])"
                             for name in sorted(NAMES, key=len, reverse=True)), re.IGNORECASE)
@@ -197,7 +208,7 @@ def test_the_condition_names_are_the_trials():
                 said += [s for choice in question.get(group) or [] for s in choice.get("synonyms") or []]
         return " | ".join(said).lower()
 
-    words_of_the_trials = " | ".join(own_words(_load(path)) for path in CRITERIA_FILES)
+    words_of_the_trials = " | ".join(own_words(_criteria(path)) for path in CRITERIA_FILES)
     assert [name for name in CONDITION_NAMES if name not in words_of_the_trials] == []
 
 
@@ -245,3 +256,30 @@ def test_the_greeting_gives_the_emergency_line_a_paragraph_of_its_own():
 @pytest.mark.parametrize("needed", ["automated", "not medical advice", "study staff decide"])
 def test_the_greeting_says_what_the_bot_is(needed):
     assert needed in _greeting()
+
+
+# -- Spanish (issue 15): Fernandez-Huerta reading ease of at least 70, same placeholder and name rule --
+
+MIN_SPANISH_EASE = 70.0
+# Missed so far (README, issue 15's note): the unreviewed Spanish has this many texts below 70 (the
+# lowest 47). The count may only go down; a new or changed text below 70 fails the test.
+KNOWN_HARD_SPANISH = 16
+
+
+def test_every_spanish_patient_text_reads_easily():
+    texts = domain_texts("es") + [text for path in CRITERIA_FILES for text in criteria_texts(path, "es")]
+    assert len(texts) > 100
+    offenders = []
+    textstat.set_lang("es")
+    try:
+        for file, key, text in texts:
+            scored = _NAME.sub("eso", PLACEHOLDER.sub("eso", text))
+            if words(scored) < MIN_WORDS:
+                continue
+            ease = textstat.fernandez_huerta(scored)
+            if ease < MIN_SPANISH_EASE:
+                offenders.append(f"{file} {key}: Fernandez-Huerta {ease:.0f}")
+    finally:
+        textstat.set_lang("en")
+    assert len(offenders) <= KNOWN_HARD_SPANISH, (f"{len(offenders)} Spanish text(s) read below {MIN_SPANISH_EASE:g} (Fernandez-Huerta);"
+                           " use short sentences and common words:\n" + "\n".join(offenders))
