@@ -319,7 +319,10 @@ def _line_of(node: yaml.Node | None, path: tuple) -> int | None:
                 if key.value == step or key.value == str(step).rstrip("_"):
                     found = key, value
                     break
-            if found is None:
+            if found is None:   # a translated value: its English words are where the value is
+                en = next((v for k, v in node.value if k.value == "en"), None)
+                if isinstance(en, yaml.SequenceNode) and isinstance(step, int) and step < len(en.value):
+                    line = en.value[step].start_mark.line + 1
                 break
             line = found[0].start_mark.line + 1
             node = found[1]
