@@ -44,10 +44,10 @@ def _asset(name: str) -> str:
     return _read(name, path.stat().st_mtime_ns)
 
 
-def _site_info() -> dict[str, str]:
+def _site_info() -> dict[str, Any]:
     trial = current_app.extensions["prescreen_trial"]
     return {"title": trial.model.title, "short": trial.model.short_title, "trial_id": trial.id,
-            "max_length": current_app.config["MAX_MESSAGE_LENGTH"]}
+            "max_length": current_app.config["MAX_MESSAGE_LENGTH"], "langs": offered_languages(trial)}
 
 
 def _serve(body: str, mimetype: str) -> Response:
@@ -84,6 +84,13 @@ def texts_for(lang: str) -> dict[str, Any]:
     return {"lang": lang, "locale": own["locale"], "texts": {**base["texts"], **own["texts"]}}
 
 
+def offered_languages(trial) -> list[str]:
+    """The languages the widget offers: those the trial offers (`languages:` in the criteria file, English
+    first) that have a texts file."""
+    have = languages()
+    return [lang for lang in dict.fromkeys([DEFAULT_LANG, *trial.languages]) if lang in have]
+
+
 def pick_language(asked: str | None) -> str:
     """"es-MX" -> "es" if there is es.yml; anything unknown, malformed or missing -> English."""
     code = (asked or "").strip().lower().replace("_", "-").split("-")[0]
@@ -94,11 +101,13 @@ def pick_language(asked: str | None) -> str:
 
 @bp.get("/widget/texts")
 def widget_texts() -> Response:
-    """The widget's texts in one language, and the trial's recruitment status, as JSON."""
-    trial = current_app.extensions["prescreen_trial"]
+    """The widget's texts in one language, with the trial's recruitment status and short title in it, as JSON."""
     body = texts_for(pick_language(request.args.get("lang")))
+    trial = current_app.extensions["prescreen_trial"].for_language(body["lang"])
     body["status"] = trial.model.status
     body["status_notice"] = trial.model.status_notice or None
+    body["title"] = trial.model.title
+    body["short_title"] = trial.model.short_title
     return _serve(json.dumps(body, ensure_ascii=False, sort_keys=True), "application/json")
 
 

@@ -1,9 +1,11 @@
 /* Prescreening chat widget: plain JavaScript, no dependencies, no other hosts.
    Embed: <script src="https://HOST/widget.js" data-server="https://HOST" defer></script>
    Optional: data-idle-minutes (default 30), data-timeout-ms (default 10000),
-   data-title (panel heading), data-lang (texts' language; default the page's, else en),
-   data-today (YYYY-MM-DD, test servers only).
-   Every word the patient sees comes from GET /widget/texts (bot/widget/texts/<lang>.yml). */
+   data-title (panel heading), data-lang (the language; else the page's <html lang>, else the browser's,
+   each if the study offers it; else en), data-today (YYYY-MM-DD, test servers only).
+   Every word the patient sees comes from GET /widget/texts (bot/widget/texts/<lang>.yml). The language
+   chosen is kept with the conversation, sent with every message (metadata.language) and can be
+   switched in the menu; a reply with custom.language switches it too. */
 (function () {
   "use strict";
   if (window.__prescreenWidget) return;
@@ -17,15 +19,16 @@
   var WARN = IDLE >= 240000 ? 120000 : IDLE / 2;  // the warning comes this long before the end
   var TIMEOUT = parseInt(cfg.timeoutMs, 10) > 0 ? parseInt(cfg.timeoutMs, 10) : 10000;
   var TODAY = /^\d{4}-\d{2}-\d{2}$/.test(cfg.today || "") ? cfg.today : null;
-  var LANG = cfg.lang || document.documentElement.lang || "en";
+  var LANGS = SITE.langs || ["en"];  // the languages the study offers, filled in by /widget.js
+  var NAMES = { en: "lang_en", es: "lang_es" };  // each language's own name, in every texts file
   var KEY = "prescreen-widget:" + SERVER;
   var MAXLEN = SITE.max_length;  // the server's PRESCREEN_MAX_MESSAGE_LENGTH, filled in by /widget.js
   var INFORM = /^\/inform(\{[\s\S]*\})$/;
 
-  var TX = {}, LOCALE = "en-US", RECRUITING = true, NOTICE = null, TITLE;
-  var st, busy = false, ctl = null, seq = 0, notice = null, retry = null, wiping = 0;
+  var TX = {}, LANG = "en", LOCALE = "en-US", RECRUITING = true, NOTICE = null, NOTICES = [], TITLE, STUDY;
+  var st, busy = false, ctl = null, seq = 0, notice = null, retry = null, wiping = 0, langSeq = 0, relang = false;
   var root, launcher, panel, head, names, title, log, progress, bar, typing, alertBox, warnBox, statusBox,
-    form, input, menuBtn, menu, modal, confirmNo, pendingEl = null, lastFocus = null;
+    form, input, wrap, menuBtn, menu, modal, confirmNo, pendingEl = null, lastFocus = null;
 
   // ---- small helpers -------------------------------------------------------
   function t(key, vars) {
@@ -55,6 +58,15 @@
     crypto.getRandomValues(a);
     return Array.prototype.map.call(a, function (x) { return (x + 256).toString(16).slice(1); }).join("");
   }
+  function offered(code) {  // "es-MX" -> "es" if the study offers it, else null
+    code = String(code || "").toLowerCase().split(/[-_]/)[0];
+    return LANGS.indexOf(code) >= 0 && NAMES[code] ? code : null;
+  }
+  function detect() {  // data-lang, else the page's language, else the browser's; English otherwise
+    var c = [cfg.lang, document.documentElement.lang].concat(navigator.languages || [], navigator.language);
+    for (var i = 0; i < c.length; i++) if (offered(c[i])) return offered(c[i]);
+    return "en";
+  }
   function coarse() { return window.matchMedia && matchMedia("(pointer: coarse)").matches; }
   function span(ms) {  // "2 minutes", "30 seconds"
     var n = ms >= 60000 ? Math.round(ms / 60000) : Math.max(1, Math.round(ms / 1000));
@@ -71,7 +83,7 @@
   }
 
   // ---- the stored copy (localStorage, same site only) ------------------------
-  function fresh() { return { v: 1, sender: null, items: [], open: false, last: Date.now(), pending: null, draft: "" }; }
+  function fresh() { return { v: 1, sender: null, items: [], open: false, last: Date.now(), pending: null, draft: "", lang: LANG }; }
   function read() {
     try {
       var s = JSON.parse(localStorage.getItem(KEY));
@@ -111,8 +123,9 @@
   }
 
   // ---- the widget's DOM ------------------------------------------------------
-  function build() {
-    root = attrs(el("aside", "psw"), { "aria-label": t("region"), lang: TX.lang || "en" });
+  function build() {  // again after the language changed: the new root takes the old one's place
+    var old = root;
+    root = attrs(el("aside", "psw"), { "aria-label": t("region"), lang: LANG });
     launcher = attrs(button("psw-launcher", null, open), { "aria-expanded": "false", "aria-controls": "psw-panel" });
     launcher.appendChild(el("span", "psw-launcher-dot"));
     launcher.appendChild(document.createTextNode(t("launcher")));
@@ -133,7 +146,7 @@
     progress.id = "psw-progress";
     progress.hidden = true;
 
-    var wrap = row.appendChild(el("div", "psw-menu-wrap"));
+    wrap = row.appendChild(el("div", "psw-menu-wrap"));
     menuBtn = attrs(wrap.appendChild(button("psw-menu-btn", t("menu"), function () { menu.hidden ? openMenu() : closeMenu(true); })),
       { "aria-expanded": "false", "aria-controls": "psw-menu" });
     menu = attrs(wrap.appendChild(el("ul", "psw-menu")), { "aria-label": t("menu_label") });
@@ -141,11 +154,18 @@
     menu.hidden = true;
     [["talk_to_person", function () { send("/human", t("talk_to_person")); }],
      ["start_over", function () { send("/restart", t("start_over")); }],
-     ["end_clear", openConfirm]].forEach(function (m) {
-      menu.appendChild(el("li")).appendChild(button("psw-menu-item", t(m[0]), function () { closeMenu(false); m[1](); }));
+     ["end_clear", openConfirm, " psw-end"]].forEach(function (m) {
+      menu.appendChild(el("li")).appendChild(button("psw-menu-item" + (m[2] || ""), t(m[0]), function () { closeMenu(false); m[1](); }));
     });
-    wrap.addEventListener("focusout", function (e) { if (!wrap.contains(e.relatedTarget) && e.relatedTarget) closeMenu(false); });
-    document.addEventListener("click", function (e) { if (!menu.hidden && !wrap.contains(e.target)) closeMenu(false); }, true);
+    // the language switch: each language by its own name, in its own language
+    var codes = LANGS.filter(offered), langs = codes.length > 1 &&
+      attrs(menu.appendChild(el("li")).appendChild(el("div", "psw-langs")), { role: "group", "aria-label": t("language_switch") });
+    if (langs) codes.forEach(function (code) {
+      attrs(langs.appendChild(button("psw-menu-item", t(NAMES[code]), function () { save(true); setLang(code, true); })),
+        { lang: code, "aria-pressed": code === LANG ? "true" : "false" });
+    });
+    var w = wrap;
+    w.addEventListener("focusout", function (e) { if (!w.contains(e.relatedTarget) && e.relatedTarget) closeMenu(false); });
 
     attrs(row.appendChild(button("psw-close", "\u00d7", close)), { "aria-label": t("close"), title: t("close_tip") });
     bar = attrs(head.appendChild(el("progress", "psw-bar")), { "aria-hidden": "true" });
@@ -193,7 +213,9 @@
 
     root.appendChild(launcher);
     root.appendChild(panel);
-    document.body.appendChild(root);
+    if (!old) return document.body.appendChild(root);
+    root.hidden = old.hidden;
+    old.replaceWith(root);
   }
 
   function onKey(e) {
@@ -276,8 +298,10 @@
     if (told(item)) div.setAttribute("role", "status");
     div.appendChild(sr(t(me ? "you_said" : "assistant_said")));
     var body = div.appendChild(el("div", "psw-text"));
-    var text = item.t, lead = item.q && t("question_of", { step: item.q.step, total: item.q.total });
-    if (lead && text.indexOf(lead + "\n") === 0) text = text.slice(lead.length + 1);  // the header shows it
+    var text = item.t, nl = text.indexOf("\n");
+    // "Question 3 of 12" (in any language) on the first line: the header shows it
+    if (item.q && nl > 0 && nl < 40 && String(text.slice(0, nl).match(/\d+/g)) === item.q.step + "," + item.q.total) text = text.slice(nl + 1);
+    if (item.l) body.lang = item.l;  // the language the bot said it in
     if (me) body.textContent = text; else addText(body, text);
     if (item.b && item.b.length) {
       var toggles = item.b.map(function (c) { return toggleOf(c.payload); });
@@ -310,6 +334,7 @@
           });
           b._payload = choice.payload;
         }
+        if (item.l) b.lang = item.l;
         if (aside) group.appendChild(el("span", "psw-break"));
         group.appendChild(b);
         div._btns.push(b);
@@ -381,7 +406,7 @@
   }
 
   function told(item) {  // the server's own not-recruiting message (it comes before the greeting)
-    return item.w === "bot" && !!NOTICE && item.t.indexOf(NOTICE) === 0;
+    return item.w === "bot" && NOTICES.some(function (n) { return item.t.indexOf(n) === 0; });
   }
   function placeStatus() {
     // the study is not taking people now: said first, above the greeting and its Start button; by the
@@ -418,7 +443,7 @@
     showNotice();
     st.items.forEach(function (item) { log.appendChild(bubble(item)); });
     placeStatus();
-    if (st.pending) showPending(t("not_sent"));
+    if (st.pending) showPending(t(busy ? "sending" : "not_sent"));
     refreshChoices();
     refreshProgress();
     if (st.pending && !busy) showError(t("unsent"));
@@ -514,7 +539,7 @@
   }
 
   function request(sender, text, id, onCtl) {  // one message to the server: a promise of its replies
-    var metadata = { message_id: id }, timedOut = false;
+    var metadata = { message_id: id, language: LANG }, timedOut = false;
     if (TODAY) metadata.today = TODAY;
     var c = window.AbortController ? new AbortController() : null;
     if (onCtl) onCtl(c);
@@ -545,6 +570,7 @@
   function post(p) {
     if (busy) return;
     var mine = ++seq;
+    p.l = LANG;
     clearError();
     showPending(t("sending"));
     setBusy(true);
@@ -567,9 +593,11 @@
       if (it.sel && it.pick !== "done") it.sel = [];  // picked, then answered some other way
     });
     if (pendingEl) { pendingEl.remove(); pendingEl = null; }
-    var added = [];
+    var added = [], said = null;
     if (p.d != null) added.push({ w: "me", t: p.d });
     replies.forEach(function (r) {
+      var c = (r && r.custom) || {}, res = c.prescreen_result, rev = c.review;
+      said = offered(c.language) || said;  // the bot switched languages (the patient asked it to)
       if (!r || (typeof r.text !== "string" && !(r.buttons && r.buttons.length))) return;
       var item = { w: "bot", t: r.text || "" };
       if (Array.isArray(r.buttons) && r.buttons.length) {
@@ -577,7 +605,6 @@
           return { title: String(b.title != null ? b.title : b.payload), payload: String(b.payload) };
         });
       }
-      var c = r.custom || {}, res = c.prescreen_result, rev = c.review;
       if (c.question) item.q = { step: c.question.step, total: c.question.total };
       if (res) item.r = { outcome: res.outcome, reference: res.reference || null, today: res.today || null };
       if (rev) {  // "Here is what you told me": its lines go on the printout
@@ -591,6 +618,7 @@
     st.draft = input.value;
     var first = null;
     added.forEach(function (item) {
+      if (item.w === "bot") item.l = said || p.l;
       st.items.push(item);
       var node = log.appendChild(bubble(item));
       if (!first && item.w === "bot") first = node;
@@ -601,10 +629,13 @@
     refreshProgress();
     log.scrollTop = first ? (added.length === st.items.length ? 0 : Math.max(0, first.offsetTop - 48)) : log.scrollHeight;
     focusNext();
+    if (said && said !== LANG) setLang(said, false);
+    else if (relang) tellLang();
   }
 
   function failed(p, err) {
     setBusy(false);
+    relang = false;  // sent again, the message carries the new language
     var status = err && err.status, body = err && err.body, message;
     if (err && err.timedOut) message = t("too_slow");
     else if (!status) message = t("offline");
@@ -677,25 +708,28 @@
     if (same) {
       st.last = s.last;
       st.draft = s.draft;
+      st.lang = s.lang;
       if (document.activeElement !== input) input.value = st.draft || "";
-      return tick();
+      tick();
+    } else {
+      s.open = st.open;
+      st = s;
+      renderAll();
+      tick();
     }
-    s.open = st.open;
-    st = s;
-    renderAll();
-    tick();
+    if (offered(st.lang) && st.lang !== LANG) setLang(st.lang, false);  // switched in another tab
   }
 
   // ---- the printout -------------------------------------------------------------------
   function printResult(item) {
     var old = document.getElementById("psw-print");
     if (old) old.remove();
-    var view = attrs(el("div", "psw-print"), { lang: TX.lang || "en" });
+    var view = attrs(el("div", "psw-print"), { lang: LANG });
     view.id = "psw-print";
     var r = item.r || {}, ref = r.reference ? t("print_reference", { reference: r.reference }) : null, answers = null;
     for (var i = st.items.length - 1; i >= 0 && !answers; i--) if (st.items[i].v && st.items[i].v.a) answers = st.items[i].v.a;
     view.appendChild(el("p", "psw-print-kicker", t("print_kicker")));
-    view.appendChild(el("h1", null, SITE.title || TITLE));
+    view.appendChild(el("h1", null, STUDY || TITLE));
     var meta = view.appendChild(el("p", "psw-print-meta"));
     if (ref) meta.appendChild(el("strong", null, ref));
     meta.appendChild(el("span", null, t("print_date", { date: longDate(r.today) })));
@@ -735,10 +769,10 @@
     document.head.appendChild(link);
   }
 
-  function loadTexts() {
-    var c = window.AbortController ? new AbortController() : null;
+  function loadTexts(lang) {
+    var c = window.AbortController ? new AbortController() : null, mine = ++langSeq;
     var timer = setTimeout(function () { if (c) c.abort(); }, TIMEOUT);
-    return fetch(SERVER + "/widget/texts?lang=" + encodeURIComponent(LANG), {
+    return fetch(SERVER + "/widget/texts?lang=" + encodeURIComponent(lang), {
       mode: "cors", credentials: "omit", signal: c ? c.signal : undefined
     }).then(function (res) {
       clearTimeout(timer);
@@ -746,32 +780,66 @@
       return res.json();
     }).then(function (body) {
       if (!body || !body.texts) throw new Error("texts");
+      if (mine !== langSeq) throw new Error("superseded");  // another language was asked for since
       TX = body.texts;
-      TX.lang = body.lang;
+      LANG = offered(body.lang) || "en";
       LOCALE = body.locale || LOCALE;
       RECRUITING = body.status !== "not_recruiting";
       NOTICE = body.status_notice || null;
+      if (NOTICE && NOTICES.indexOf(NOTICE) < 0) NOTICES.push(NOTICE);
+      TITLE = cfg.title || body.short_title || SITE.short || SITE.title || t("title");
+      STUDY = body.title || SITE.title;
     });
+  }
+
+  // ---- the language ------------------------------------------------------------------
+  function setLang(code, tell) {  // the widget's words in another language; `tell`: the bot too
+    if (!offered(code) || code === LANG) return;
+    loadTexts(code).then(function () {
+      var a = document.activeElement, had = !a || a === document.body || root.contains(a);
+      st.lang = LANG;
+      save(false);
+      hideWarn();
+      build();
+      draw();
+      if (tell) {
+        openMenu();
+        menu.querySelector("[aria-pressed=true]").focus();
+        tellLang();
+      } else if (had) focusNext();
+      tick();
+    }, function (err) {
+      if (err.message !== "superseded") showError(t("offline"));
+    });
+  }
+  function tellLang() {  // the bot says its current question again, in the new language (answers are kept)
+    relang = busy;
+    if (!busy && st.sender && !notice && !st.pending) send("/switch_language" + JSON.stringify({ language: LANG }), null);
+  }
+  function draw() {  // a new DOM shows the conversation as it is
+    renderAll();
+    showStatus();
+    setBusy(busy);
+    if (st.open) {
+      panel.hidden = false;
+      launcher.hidden = true;
+      launcher.setAttribute("aria-expanded", "true");
+      log.scrollTop = log.scrollHeight;
+    }
   }
 
   function init() {
     var shown = false;
-    loadTexts().then(function () {
-      TITLE = cfg.title || SITE.short || SITE.title || t("title");
-      st = read();
-      if (expired(st)) { forget(); st = fresh(); }
+    st = read();
+    if (expired(st)) { forget(); st = null; }
+    loadTexts((st && offered(st.lang)) || detect()).then(function () {
+      st = st || fresh();
       build();
       root.hidden = true;
       loadCss(function () { if (!shown) { shown = true; root.hidden = false; } });
-      renderAll();
-      showStatus();
-      if (st.open) {
-        panel.hidden = false;
-        launcher.hidden = true;
-        launcher.setAttribute("aria-expanded", "true");
-        log.scrollTop = log.scrollHeight;
-      }
+      draw();
       window.addEventListener("storage", onStorage);
+      document.addEventListener("click", function (e) { if (!menu.hidden && !wrap.contains(e.target)) closeMenu(false); }, true);
       tick();
       setInterval(tick, Math.max(250, Math.min(15000, WARN / 8)));
       document.addEventListener("visibilitychange", function () { if (!document.hidden) tick(); });
