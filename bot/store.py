@@ -33,6 +33,19 @@ from bot.events import Event, Reply
 from bot.jsoncodec import dumps, loads
 
 PURGE_REASON = "retention:"   # a purged conversation's tombstone reason starts with it
+DEFAULT_LANGUAGE = "en"
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
+
+
+def language_of(state: str) -> str:
+    """The conversation's language in a state snapshot (State.to_json): its slot `language`, a
+    language code ("en", "es"); "en" when the slot is absent, None or not a code."""
+    try:
+        slots = loads(state).get("slots")
+    except (ValueError, AttributeError):
+        return DEFAULT_LANGUAGE
+    value = slots.get("language") if isinstance(slots, dict) else None
+    return value if isinstance(value, str) and LANGUAGE_CODE.fullmatch(value) else DEFAULT_LANGUAGE
 SUMMARY_FIELDS = ("current_question", "contact_requested", "reference")
 RESULT_FIELDS = ("completed", "outcome", "result", "criteria_version", "eligible_from")
 
@@ -201,9 +214,9 @@ class TurnStatements:
         self._updates: dict[tuple[str, ...], Prepared] = {}
         one = select(literal(1).label("one")).subquery("one")
         # in one statement: the replies already given to the message id (also by a deletion),
-        # the snapshot, the event count
+        # the snapshot, the event count, the reference code and the language
         self.read = Prepared(
-            select(func.coalesce(r.c.replies, t.c.replies), c.state, c.last_seq, c.reference).select_from(
+            select(func.coalesce(r.c.replies, t.c.replies), c.state, c.last_seq, c.reference, c.language).select_from(
                 one.outerjoin(r, and_(r.c.conversation_id == cid, r.c.message_id == bindparam("mid")))
                 .outerjoin(t, and_(t.c.conversation_id == cid, t.c.message_id == bindparam("mid")))
                 .outerjoin(conversations, c.id == cid)), dialect)
@@ -214,6 +227,7 @@ class TurnStatements:
         self.new_conversation = Prepared(insert(conversations).values(
             id=cid, trial_id=bindparam("trial_id"), started_at=bindparam("now"), last_activity=bindparam("now"),
             turns=1, last_seq=bindparam("seq"), status="new", state=bindparam("state"),
+            language=bindparam("language", DEFAULT_LANGUAGE),
             **{f: bindparam(f) for f in SUMMARY_FIELDS + RESULT_FIELDS}), dialect)
         self.add_events = Prepared(insert(events).values(
             conversation_id=cid, seq=bindparam("seq"), timestamp=bindparam("timestamp"), type=bindparam("type"),
@@ -224,7 +238,11 @@ class TurnStatements:
         ti = transcript_index
         self.append_words = Prepared(update(ti).where(ti.c.conversation_id == cid)
                                      .values(text=ti.c.text + bindparam("added", type_=ti.c.text.type)), dialect)
-        self.new_document = Prepared(insert(ti).values(conversation_id=cid, text=bindparam("text")), dialect)
+        self.new_document = Prepared(insert(ti).values(conversation_id=cid, text=bindparam("text"),
+                                                       language=bindparam("language", DEFAULT_LANGUAGE)), dialect)
+        # the document's language follows the conversation's (the search's per-row configuration)
+        self.document_language = Prepared(update(ti).where(ti.c.conversation_id == cid)
+                                          .values(language=bindparam("language")), dialect)
         # everything else of the conversation goes with its row (ON DELETE CASCADE)
         self.forget = Prepared(delete(conversations).where(c.id == cid), dialect)
         self.tombstone = Prepared(insert(tombstones).values(
@@ -257,13 +275,15 @@ class TurnConnection:
         self.store, self.raw, self.sender = store, raw, sender
         self.sql = store.statements
         self.dbapi = store.engine.dialect.dbapi
+        self.language: str | None = None   # the stored language, once read (None: not read)
 
     def read(self, message_id: str | None) -> Seen:
         """The replies already given to this message id, or the state the turn starts from."""
         cur = self.raw.cursor()
         try:
-            replies, state, last_seq, reference = self.sql.read.run(cur, {"cid": self.sender,
-                                                                          "mid": message_id}).fetchone()
+            replies, state, last_seq, reference, language = self.sql.read.run(
+                cur, {"cid": self.sender, "mid": message_id}).fetchone()
+            self.language = language
             if replies is not None:
                 return Seen(loads(replies))
             seen = Seen(None, state, last_seq or 0, reference=reference)
@@ -281,25 +301,34 @@ class TurnConnection:
     def save(self, expected_seq: int, new_events: list[Event], summary: dict[str, Any], trial_id: str,
              message_id: str | None, reply_list: list[Reply], state: str) -> None:
         """Append the turn's events, set the summary fields the turn changed (`summary`, some of
-        SUMMARY_FIELDS + RESULT_FIELDS), remember the replies to the message id."""
+        SUMMARY_FIELDS + RESULT_FIELDS) and the conversation's language (the state's slot `language`)
+        when it changed, remember the replies to the message id."""
+        language = language_of(state)
+        # only a changed language is written: on SQLite an indexed column in the SET list rewrites its
+        # index entries (language is in the list's covering indexes) even when its value stays the same
+        language_changed = language != self.language
+        fields = tuple(summary) + (("language",) if language_changed else ())
         with self._write() as cur:
             values = {f: summary.get(f) for f in SUMMARY_FIELDS + RESULT_FIELDS}
             values.update(cid=self.sender, now=now_utc(), seq=expected_seq + len(new_events), state=state,
                           expected=expected_seq, trial_id=trial_id, completed=bool(summary.get("completed")),
-                          contact_requested=bool(summary.get("contact_requested")))
+                          contact_requested=bool(summary.get("contact_requested")), language=language)
             if expected_seq == 0:   # two first turns at once: the second fails on the primary key
                 self.sql.new_conversation.run(cur, values)
-            elif self.sql.update(tuple(summary)).run(cur, values).rowcount != 1:
+            elif self.sql.update(fields).run(cur, values).rowcount != 1:
                 raise Conflict()
+            if language_changed and expected_seq:
+                self.sql.document_language.run(cur, {"cid": self.sender, "language": language})
             if new_events:
                 self.sql.add_events.run_many(cur, [
                     {"cid": self.sender, "seq": expected_seq + i + 1, "type": e.get("event", ""), "data": dumps(e),
                      "timestamp": e.get("timestamp") or time.time()} for i, e in enumerate(new_events)])
                 words = transcript_lines(new_events)
                 if words and not self.sql.append_words.run(cur, {"cid": self.sender, "added": "\n" + words}).rowcount:
-                    self.sql.new_document.run(cur, {"cid": self.sender, "text": words})
+                    self.sql.new_document.run(cur, {"cid": self.sender, "text": words, "language": language})
             if message_id:  # the same id stored meanwhile (a retry raced this one): IntegrityError, Conflict
                 self.sql.add_reply.run(cur, {"cid": self.sender, "mid": message_id, "replies": dumps(reply_list)})
+        self.language = language
 
     def delete(self, reason: str, actor: str = "patient", expected_seq: int | None = None,
                message_id: str | None = None, reply_list: list[Reply] | None = None) -> None:

@@ -70,15 +70,20 @@ def test_upgrading_a_release_0_1_database_keeps_everything(old_database, monkeyp
     store.engine.dispose()
 
     after = {table: rows_of(old_database, table) for table in TABLES_0_1}
-    for table in ("events", "audit", "staff_login_failures", "followups", "transcript_index"):
+    for table in ("events", "audit", "staff_login_failures", "followups"):
         assert after[table] == before[table], table
+    # every search document kept, in English (revision 0006)
+    assert [r[:-1] for r in after["transcript_index"]] == before["transcript_index"]
+    assert {r[-1] for r in after["transcript_index"]} == {"en"}
     # staff accounts kept; two-factor sign-in (revision 0005) not set up yet
     assert [r[:-2] for r in after["staff_users"]] == before["staff_users"]
     assert all(r[-2:] == (None, None) for r in after["staff_users"])
-    # every conversation kept, each with a new reference code (revision 0003), all different
-    assert [r[:-1] for r in after["conversations"]] == before["conversations"]
-    codes = [r[-1] for r in after["conversations"]]
+    # every conversation kept, each with a new reference code (revision 0003), all different, in
+    # English (revision 0006)
+    assert [r[:-2] for r in after["conversations"]] == before["conversations"]
+    codes = [r[-2] for r in after["conversations"]]
     assert all(PATTERN.match(c) for c in codes) and len(set(codes)) == len(codes)
+    assert {r[-1] for r in after["conversations"]} == {"en"}
     # the deletion's reply moved to the tombstone, so that a retried "delete" is still answered
     assert after["message_replies"] == [r for r in before["message_replies"] if r[0] != DELETED]
     (tombstone,) = after["tombstones"]

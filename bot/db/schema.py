@@ -51,18 +51,24 @@ conversations = Table(
     # the conversation's state after its last turn, derived from the event log in the same
     # transaction (so a turn need not re-read the whole log); the log stays the record
     Column("state", Text),
+    # the conversation's language ("en", "es"): the dialogue slot `language` after the last turn
+    # (None or absent: "en"), set by the store whenever it changes; the default is the database's
+    # only (an insert through this metadata into an older table must not name the column)
+    Column("language", String(8), nullable=False, server_default="en"),
 )
 
 _c = conversations.c
-_FILTERED = (_c.outcome, _c.status, _c.contact_requested, _c.completed)
-# The staff list, newest first: unfiltered, by outcome, by follow-up status. Each also holds every
-# filtered column, so that the filters and the summary counts are answered from the index alone,
-# never from the rows (which carry the result JSON).
+_FILTERED = (_c.outcome, _c.status, _c.contact_requested, _c.completed, _c.language)
+# The staff list, newest first: unfiltered, by outcome, by follow-up status, by language. Each also
+# holds every filtered column, so that the filters and the summary counts are answered from the index
+# alone, never from the rows (which carry the result JSON).
 Index("ix_conversations_started_cover", _c.started_at, _c.id, *_FILTERED)
 Index("ix_conversations_outcome_cover", _c.outcome, _c.started_at, _c.id, _c.status, _c.contact_requested,
-      _c.completed)
+      _c.completed, _c.language)
 Index("ix_conversations_status_cover", _c.status, _c.started_at, _c.id, _c.outcome, _c.contact_requested,
-      _c.completed)
+      _c.completed, _c.language)
+Index("ix_conversations_language_cover", _c.language, _c.started_at, _c.id, _c.outcome, _c.status,
+      _c.contact_requested, _c.completed)
 Index("ux_conversations_reference", _c.reference, unique=True)
 # a full-text search gives conversation ids: their filtered columns, without the rows
 Index("ix_conversations_id_cover", _c.id, *_FILTERED, _c.started_at)
@@ -166,12 +172,15 @@ followups = Table(
 )
 
 # the patients' own words, one row per conversation (its messages one per line), for the staff
-# search; bot/db/search.py adds each dialect's full-text index over it
+# search; bot/db/search.py adds each dialect's full-text index over it. `language` is the
+# conversation's (conversations.language, kept in step by the store in the same transaction), for a
+# per-row text-search configuration (PostgreSQL: Spanish stems for Spanish conversations)
 transcript_index = Table(
     "transcript_index", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     conversation_ref(),
     Column("text", Text, nullable=False),
+    Column("language", String(8), nullable=False, server_default="en"),
     UniqueConstraint("conversation_id", name="uq_transcript_index_conversation"),
 )
 

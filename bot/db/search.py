@@ -1,13 +1,19 @@
 """Full-text search in the patients' own words, for the staff list.
 
 `transcript_index` (bot/db/schema.py) holds one document per conversation: the
-patient's messages, one per line, appended by the store in each turn's
-transaction (`transcript_lines`). Each database searches it its own way, one
-class per dialect:
+patient's messages, one per line (Unicode NFC), appended by the store in each
+turn's transaction (`transcript_lines`), with the conversation's language.
+Each database searches it its own way, one class per dialect:
 
 - SQLite: an FTS5 table with external content, kept in step by triggers
-  (porter stemmer, diacritics removed);
-- PostgreSQL: a GIN index on `to_tsvector('english', ...)`;
+  (porter stemmer over the unicode61 tokenizer, diacritics removed: "tome"
+  finds "tomé"; SQLite has no Spanish stemmer, so a Spanish word matches its
+  own forms only as far as the English porter rules reach, e.g. a plural "s");
+- PostgreSQL: one GIN index over two vectors of the accent-folded document:
+  `to_tsvector('english', ...)` for every conversation, and
+  `to_tsvector('spanish', ...)` for Spanish ones (empty for the others); a
+  query matches either (a Spanish conversation is found by its Spanish stems
+  and by its words as the English configuration reads them);
 - anything else: a plain (slow) substring match.
 
 Nothing here scans the event log, except `rebuild` (a database upgraded from a
@@ -17,9 +23,10 @@ release without the index).
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any, Iterable
 
-from sqlalchemy import Column, Integer, delete, insert, select, text
+from sqlalchemy import Column, Integer, delete, insert, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
@@ -28,9 +35,29 @@ from bot.nlu import clean_text, parse_payload
 
 MAX_WORDS = 20
 
+# Accented Latin letters and what they fold to, one for one (PostgreSQL's translate() in the index
+# expression, and str.translate on the query): the same letters SQLite's remove_diacritics folds
+# for Spanish and its neighbours. Changing these strings changes the index expression: a migration
+# must then recreate ix_transcript_index_tsv.
+ACCENTED = "ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖÙÚÛÜÝàáâãäåçèéêëìíîïñòóôõöùúûüýÿ"
+FOLDED = "AAAAAACEEEEIIIINOOOOOUUUUYaaaaaaceeeeiiiinooooouuuuyy"
+assert len(ACCENTED) == len(FOLDED)
+_AS_INDEXED = str.maketrans(ACCENTED, FOLDED)
+
+
+def fold(words: str) -> str:
+    """Words without their accents ("tomé" -> "tome", "niño" -> "nino"), in lower case."""
+    decomposed = unicodedata.normalize("NFKD", words.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def fold_as_indexed(words: str) -> str:
+    """Words folded exactly as PostgreSQL's index folds a document (ACCENTED -> FOLDED)."""
+    return unicodedata.normalize("NFC", words).translate(_AS_INDEXED)
+
 
 class PlainSearch:
-    """Any database: every word as a case-insensitive substring (no index)."""
+    """Any database: every word as a case-insensitive substring (no index; accents count)."""
 
     def install(self, conn: Connection) -> None:
         """Create the dialect's index over transcript_index (idempotent)."""
@@ -43,9 +70,10 @@ class PlainSearch:
 class SqliteSearch(PlainSearch):
     """SQLite: FTS5 over transcript_index (external content), triggers keep it in step."""
 
+    TOKENIZE = "porter unicode61 remove_diacritics 2"
     STATEMENTS = (
         "CREATE VIRTUAL TABLE IF NOT EXISTS transcript_fts USING fts5("
-        "text, content='transcript_index', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')",
+        f"text, content='transcript_index', content_rowid='id', tokenize='{TOKENIZE}')",
         "CREATE TRIGGER IF NOT EXISTS transcript_index_ai AFTER INSERT ON transcript_index BEGIN "
         "INSERT INTO transcript_fts(rowid, text) VALUES (new.id, new.text); END",
         "CREATE TRIGGER IF NOT EXISTS transcript_index_ad AFTER DELETE ON transcript_index BEGIN "
@@ -71,21 +99,50 @@ class SqliteSearch(PlainSearch):
         """Rebuild the FTS table from transcript_index (after the table was copied by a migration)."""
         conn.exec_driver_sql("INSERT INTO transcript_fts(transcript_fts) VALUES ('rebuild')")
 
+    @classmethod
+    def tokenizer_changed(cls, conn: Connection) -> bool:
+        """Whether the FTS table was made with another tokenizer than TOKENIZE (or is missing)."""
+        row = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'transcript_fts'").first()
+        return row is None or f"tokenize='{cls.TOKENIZE}'" not in (row[0] or "")
+
+    def retokenize(self, conn: Connection) -> None:
+        """Make the FTS table again with TOKENIZE and index every stored document anew
+        (transcript_index, the documents themselves, is not touched)."""
+        for trigger in ("transcript_index_ai", "transcript_index_ad", "transcript_index_au"):
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
+        conn.exec_driver_sql("DROP TABLE IF EXISTS transcript_fts")
+        self.install(conn)
+        self.reindex(conn)
+
+
+# PostgreSQL's parser would drop anything that looks like an HTML tag (patients' words are not markup),
+# and accents are folded so that "tome" finds "tomé"
+_FOLDED_TEXT = f"translate(text, '<>{ACCENTED}', '  {FOLDED}')"
+
 
 class PostgresSearch(PlainSearch):
-    """PostgreSQL: a GIN index on the English text-search vector of the document."""
+    """PostgreSQL: one GIN index over the English vector of every document and the Spanish vector
+    of Spanish conversations' documents (per-row language, transcript_index.language)."""
 
-    CONFIG = "english"
-    # PostgreSQL's parser would drop anything that looks like an HTML tag; patients' words are not markup
-    DOCUMENT = f"to_tsvector('{CONFIG}', translate(text, '<>', '  '))"
+    ENGLISH = f"to_tsvector('english', {_FOLDED_TEXT})"
+    SPANISH = f"(CASE WHEN language = 'es' THEN to_tsvector('spanish', {_FOLDED_TEXT}) ELSE ''::tsvector END)"
+    # the index and the queries must spell the expressions exactly alike, or the index is not used
+    INDEX = f"CREATE INDEX IF NOT EXISTS ix_transcript_index_tsv ON transcript_index USING gin ({ENGLISH}, {SPANISH})"
 
     def install(self, conn: Connection) -> None:
-        conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS ix_transcript_index_tsv ON transcript_index "
-                             f"USING gin ({self.DOCUMENT})")
+        if "language" not in {c["name"] for c in inspect(conn).get_columns("transcript_index")}:
+            return   # a table older than revision 0006 (migration 0001 on an old database): 0006 makes it
+        conn.exec_driver_sql(self.INDEX)
+
+    def reinstall(self, conn: Connection) -> None:
+        """Make the index again (its expression changed)."""
+        conn.exec_driver_sql("DROP INDEX IF EXISTS ix_transcript_index_tsv")
+        self.install(conn)
 
     def matching(self, words: list[str]) -> Select:
-        condition = text(f"{self.DOCUMENT} @@ plainto_tsquery('{self.CONFIG}', :fts_query)") \
-            .bindparams(fts_query=" ".join(words))
+        condition = text(f"({self.ENGLISH} @@ plainto_tsquery('english', :fts_query) OR "
+                         f"{self.SPANISH} @@ plainto_tsquery('spanish', :fts_query))") \
+            .bindparams(fts_query=fold_as_indexed(" ".join(words)))
         return select(transcript_index.c.conversation_id).where(condition)
 
 
@@ -104,12 +161,18 @@ def payload_words(said: str) -> str | None:
     return clean_text(" ".join(str(v) for v in payload.entities.values() if isinstance(v, str)))
 
 
+SWITCH_LANGUAGE = "switch_language"   # `/switch_language{"language": "es"}`: a language code, not words
+
+
 def searchable_text(event: dict[str, Any]) -> str | None:
     """The patient's words in a user event (button payloads as their values), or None."""
     if event.get("event") != "user":
         return None
     said = event.get("text")
     if not isinstance(said, str) or not said.strip():
+        return None
+    payload = parse_payload(said)
+    if payload is not None and payload.intent == SWITCH_LANGUAGE:
         return None
     words = payload_words(said)
     if words is None:
@@ -118,7 +181,9 @@ def searchable_text(event: dict[str, Any]) -> str | None:
 
 
 def _one_line(words: str) -> str:
-    return " ".join(clean_text(words).split())
+    """One message as a line of the document: whitespace runs as one space, composed (NFC) so that
+    an accent typed as a separate mark is folded like any other."""
+    return " ".join(unicodedata.normalize("NFC", clean_text(words)).split())
 
 
 def transcript_lines(new_events: Iterable[dict[str, Any]]) -> str:
@@ -173,8 +238,8 @@ def rebuild(conn: Connection, batch: int = 20000) -> int:
 # -- queries ---------------------------------------------------------------------
 
 def query_words(query: str) -> list[str]:
-    """The search words of a free-text query (letters and digits only)."""
-    return re.findall(r"\w+", query.lower())[:MAX_WORDS]
+    """The search words of a free-text query (letters and digits only; accents kept)."""
+    return re.findall(r"\w+", unicodedata.normalize("NFC", query).lower())[:MAX_WORDS]
 
 
 def matching_documents(dialect: str, query: str) -> Select | None:
@@ -186,10 +251,11 @@ def matching_documents(dialect: str, query: str) -> Select | None:
 
 def matching_line(document: str, query: str) -> str | None:
     """The first line (message) of a document that contains every query word, near enough
-    (a word matches its stem: "ulcers" finds "ulcer"); None if none does."""
-    stems = [w[:max(4, len(w) - 2)] for w in query_words(query)]
+    (a word matches its stem: "ulcers" finds "ulcer"; accents do not count: "tome" finds "tomé");
+    None if none does."""
+    stems = [w[:max(4, len(w) - 2)] for w in (fold(w) for w in query_words(query))]
     for line in document.split("\n"):
-        tokens = re.findall(r"\w+", line.lower())
+        tokens = re.findall(r"\w+", fold(line))
         if all(any(t.startswith(stem) or stem.startswith(t) and len(t) >= 4 for t in tokens) for stem in stems):
             return line
     return None

@@ -5,7 +5,7 @@
     prescreen users disable NAME
     prescreen users reset-password NAME
     prescreen users reset-2fa NAME
-    prescreen export --format csv|json [--since DATE] [--outcome X] [--status X] [--output FILE]
+    prescreen export --format csv|json [--since DATE] [--outcome X] [--status X] [--language en|es] [--output FILE]
 
 Every account change and every export is written to the audit log.
 """
@@ -134,9 +134,10 @@ def users_reset_2fa(name: str) -> None:
 @click.option("--outcome", default=None, help=", ".join(o.value for o in reversed(Outcome)) + " or none.")
 @click.option("--status", default=None, help="Follow-up status: new, contacted, screening_visit_scheduled, enrolled, "
                                              "not_a_fit, could_not_reach.")
+@click.option("--language", default=None, help="The conversation's language: en or es.")
 @click.option("--output", default=None, type=click.Path(dir_okay=False, writable=True),
               help="Write to this file (default: standard output).")
-def export_command(kind: str, since: str | None, outcome: str | None, status: str | None,
+def export_command(kind: str, since: str | None, outcome: str | None, status: str | None, language: str | None,
                    output: str | None) -> None:
     """Export the conversations as CSV (one row each) or JSON (transcripts and results)."""
     from actions.trial import TrialError, load_trial
@@ -144,7 +145,8 @@ def export_command(kind: str, since: str | None, outcome: str | None, status: st
     from bot.staff.export import conversations_with_events, csv_chunks, json_chunks
     from bot.staff.queries import Filters
 
-    filters, problems = Filters.from_args({"from": since or "", "outcome": outcome or "", "status": status or ""})
+    filters, problems = Filters.from_args({"from": since or "", "outcome": outcome or "", "status": status or "",
+                                           "language": language or ""})
     if problems:
         for problem in problems:
             click.echo(f"error: {problem}", err=True)

@@ -28,7 +28,7 @@ from bot.staff.transcript import record
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SUMMARY_COLUMNS = ("conversation_id", "reference", "started_at", "last_activity", "completed", "current_question",
                    "outcome", "eligible_from", "status", "contact_requested", "contact_name", "contact_details",
-                   "contact_note", "criteria_version")
+                   "contact_note", "criteria_version", "language")
 
 
 def neutralise(cell: Any) -> str:
@@ -100,7 +100,7 @@ def csv_chunks(items: Iterator[dict[str, Any]], trial: Trial) -> Iterator[str]:
         row = [s["id"], s.get("reference"), _iso(s["started_at"]), _iso(s["last_activity"]), "true" if s["completed"] else "false",
                s["current_question"], s["outcome"], _iso(s["eligible_from"]), s["status"],
                "true" if s["contact_requested"] else "false", contact.get("name"), contact.get("details"),
-               contact.get("note"), s["criteria_version"]]
+               contact.get("note"), s["criteria_version"], s.get("language") or "en"]
         row += [csv_value(given[a]) if a in given else "" for a in trial.answers]
         writer.writerow([neutralise(cell) for cell in row])
         if n % 200 == 0:
@@ -118,7 +118,7 @@ def json_item(item: dict[str, Any]) -> dict[str, Any]:
         "started_at": _iso(s["started_at"]), "last_activity": _iso(s["last_activity"]), "turns": s["turns"],
         "completed": bool(s["completed"]), "current_question": s["current_question"], "outcome": s["outcome"],
         "eligible_from": _iso(s["eligible_from"]), "contact_requested": bool(s["contact_requested"]),
-        "status": s["status"], "contact": rec.contact,
+        "status": s["status"], "language": s.get("language") or "en", "contact": rec.contact,
         "answers": {a.answer_id: {"value": a.value, "words": a.words, "status": a.status, "question": a.question,
                                   "checked_back": a.checked_back,
                                   "changes": [{"at": c.at.isoformat() if c.at else None, "old": c.old, "new": c.new,

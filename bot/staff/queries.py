@@ -41,10 +41,16 @@ STATUSES: dict[str, str] = {
     "could_not_reach": "Could not reach",
 }
 
+# a conversation's language (conversations.language) -> its name as the staff pages show it (each
+# language in its own words, the way a language menu names them); a code not listed shows as itself
+LANGUAGES: dict[str, str] = {"en": "English", "es": "Español"}
+# ... and in English, for a title or the page's description of the filters
+LANGUAGES_IN_ENGLISH: dict[str, str] = {"en": "English", "es": "Spanish"}
+
 LIST_COLUMNS = (conversations.c.id, conversations.c.started_at, conversations.c.last_activity,
                 conversations.c.completed, conversations.c.current_question, conversations.c.outcome,
                 conversations.c.eligible_from, conversations.c.contact_requested, conversations.c.status,
-                conversations.c.turns, conversations.c.reference)
+                conversations.c.turns, conversations.c.reference, conversations.c.language)
 
 
 class FilterError(ValueError):
@@ -61,6 +67,7 @@ class Filters:
     date_from: dt.date | None = None    # started on or after (site date)
     date_to: dt.date | None = None      # started on or before (site date)
     query: str = ""                     # words the patient wrote
+    language: str | None = None         # a LANGUAGES key
 
     @classmethod
     def from_args(cls, args: Mapping[str, Any]) -> tuple["Filters", list[str]]:
@@ -89,14 +96,19 @@ class Filters:
                     problems.append(f"{'From' if name == 'from' else 'To'} date {value!r} is not a date from "
                                     f"{EARLIEST.year} to {LATEST.year} (YYYY-MM-DD).")
         query = (args.get("q") or "").strip()[:200]
-        return cls(outcome, status, contact, dates["from"], dates["to"], query), problems
+        language = (args.get("language") or "").strip() or None
+        if language and language not in LANGUAGES:
+            problems.append(f"Unknown language {language!r}.")
+            language = None
+        return cls(outcome, status, contact, dates["from"], dates["to"], query, language), problems
 
     def as_args(self) -> dict[str, str]:
         """The filters as request arguments (for links and the export button)."""
         args = {"outcome": self.outcome or "", "status": self.status or "",
                 "contact": {True: "yes", False: "no"}.get(self.contact, ""),
                 "from": self.date_from.isoformat() if self.date_from else "",
-                "to": self.date_to.isoformat() if self.date_to else "", "q": self.query}
+                "to": self.date_to.isoformat() if self.date_to else "", "q": self.query,
+                "language": self.language or ""}
         return {k: v for k, v in args.items() if v}
 
     def describe(self) -> str:
@@ -108,6 +120,8 @@ class Filters:
             parts.append("status " + STATUSES[self.status])
         if self.contact is not None:
             parts.append("contact requested" if self.contact else "no contact requested")
+        if self.language:
+            parts.append("language " + LANGUAGES_IN_ENGLISH.get(self.language, self.language))
         if self.date_from:
             parts.append(f"started on or after {self.date_from.isoformat()}")
         if self.date_to:
@@ -148,6 +162,8 @@ def where_clause(filters: Filters, zone: ZoneInfo, dialect: str):
         conditions.append(c.status == filters.status)
     if filters.contact is not None:
         conditions.append(c.contact_requested == filters.contact)
+    if filters.language:
+        conditions.append(c.language == filters.language)
     if filters.date_from:
         conditions.append(c.started_at >= day_start_utc(filters.date_from, zone))
     if filters.date_to:

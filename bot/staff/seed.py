@@ -8,6 +8,8 @@ conversation copies one template, whole (completed) or cut short (abandoned),
 with its own id, start time and timestamps, and is bulk-inserted: summary row,
 event log and full-text index rows. Follow-up statuses are spread over the
 completed ones. It never runs the engine per seeded conversation.
+`--spanish 0.2`: a fifth of the templates talk to the engine in Spanish (the
+widget's metadata.language; they tap Spanish buttons or type their titles).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Template:
 
     events: list[dict[str, Any]]
     turns: list[tuple[int, dict[str, Any]]]    # (events after this turn, summary fields after this turn)
+    language: str = "en"
 
 
 def _summary(row: dict[str, Any]) -> dict[str, Any]:
@@ -49,8 +52,9 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in keys}
 
 
-def make_templates(count: int, criteria: str, rng: random.Random, today: str) -> list[Template]:
-    """Random patients talking to the real engine in a scratch database."""
+def make_templates(count: int, criteria: str, rng: random.Random, today: str, spanish: float = 0.0) -> list[Template]:
+    """Random patients talking to the real engine in a scratch database (a `spanish` share of them
+    in Spanish)."""
     from bot import create_app
     from bot.runner import ActionServerError
 
@@ -63,11 +67,13 @@ def make_templates(count: int, criteria: str, rng: random.Random, today: str) ->
     for n in range(count):
         sender = f"template-{n}"
         turns: list[tuple[int, dict[str, Any]]] = []
-        message = "hi"
+        language = "es" if spanish and rng.random() < spanish else "en"   # no draw without Spanish: same data
+        message = "hola" if language == "es" else "hi"
         mistakes = 0
         for _ in range(80):
             try:
-                replies = conversations.message(sender, message, {"today": today})
+                replies = conversations.message(sender, message, {"today": today, **(
+                    {"language": language} if language != "en" else {})})
             except ActionServerError:
                 break
             events = store.events(sender)
@@ -76,12 +82,13 @@ def make_templates(count: int, criteria: str, rng: random.Random, today: str) ->
                             if (r.get("custom") or {}).get("prescreen_result")), None)
             if outcome == Outcome.NOT_ELIGIBLE and mistakes < 6 and rng.random() < 0.9:
                 mistakes += 1          # like a patient who tapped the wrong answer
-                message = "I made a mistake"
+                message = "me equivoqué" if language == "es" else "I made a mistake"
                 continue
             message = _next_message(replies, rng)
             if message is None:
                 break
-        templates.append(Template(store.events(sender), turns))
+        row = store.conversation(sender) or {}
+        templates.append(Template(store.events(sender), turns, row.get("language", "en")))
     return templates
 
 
@@ -97,7 +104,7 @@ def _next_message(replies: list[dict[str, Any]], rng: random.Random) -> str | No
     if question and question.get("type") == "last_dose" and rng.random() < 0.25:
         return rng.choice(DOSE_WORDS)
     if buttons:
-        if buttons[0]["payload"] == "/affirm" and "start" in buttons[0]["title"].lower():
+        if buttons[0]["payload"] == "/affirm" and any(w in buttons[0]["title"].lower() for w in ("start", "empezar")):
             return "/affirm"
         weights = [5.0 if NEGATIVE.match(b["title"]) else 0.6 if b["title"].lower() == "not sure" else 1.0
                    for b in buttons]
@@ -120,8 +127,9 @@ def _next_message(replies: list[dict[str, Any]], rng: random.Random) -> str | No
 
 
 def seed(url: str, count: int, criteria: str, templates: int = 60, days: int = 365, seed_value: int = 1,
-         today: str | None = None, batch: int = 500, log=print) -> None:
-    """Insert `count` conversations copied from engine-made templates."""
+         today: str | None = None, batch: int = 500, log=print, spanish: float = 0.0) -> None:
+    """Insert `count` conversations copied from engine-made templates (a `spanish` share of the
+    templates in Spanish)."""
     from sqlalchemy import insert
 
     from bot.db.schema import conversations, events, transcript_index
@@ -133,7 +141,7 @@ def seed(url: str, count: int, criteria: str, templates: int = 60, days: int = 3
     started = time.perf_counter()
     now = dt.datetime.now(dt.timezone.utc)
     today = today or now.date().isoformat()
-    made = make_templates(templates, criteria, rng, today)
+    made = make_templates(templates, criteria, rng, today, spanish)
     made = [t for t in made if t.turns]
     log(f"{len(made)} templates from the engine in {time.perf_counter() - started:.1f} s")
 
@@ -192,6 +200,8 @@ def seed(url: str, count: int, criteria: str, templates: int = 60, days: int = 3
                                    turns=last_turn + 1, status=status, eligible_from=_date(summary["eligible_from"]))
                 if "last_seq" in conversations.c:   # the store's "last event number" (a later store version)
                     summary_row["last_seq"] = n_events
+                if "language" in conversations.c:
+                    summary_row["language"] = template.language
                 summary_rows.append(summary_row)
                 lines = []
                 for seq in range(n_events):
@@ -205,7 +215,8 @@ def seed(url: str, count: int, criteria: str, templates: int = 60, days: int = 3
                         if words and words.split():
                             lines.append(" ".join(words.split()))
                 if lines:
-                    index_rows.append({"conversation_id": sender, "text": "\n".join(lines)})
+                    index_rows.append({"conversation_id": sender, "text": "\n".join(lines),
+                                       **({"language": template.language} if "language" in transcript_index.c else {})})
             with conn.begin():
                 conn.execute(insert(conversations), summary_rows)
                 conn.execute(insert(events), event_rows)
@@ -247,9 +258,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--templates", type=int, default=60, help="engine-made conversations to copy (default 60)")
     parser.add_argument("--days", type=int, default=365, help="spread start times over this many past days")
     parser.add_argument("--seed", type=int, default=1, help="random seed (same seed, same data)")
+    parser.add_argument("--spanish", type=float, default=0.0,
+                        help="the share of templates that talk in Spanish, 0 to 1 (default 0)")
     args = parser.parse_args(argv)
     seed(args.database_url, args.conversations, args.criteria, args.templates, args.days, args.seed,
-         log=lambda m: print(m, file=sys.stderr))
+         log=lambda m: print(m, file=sys.stderr), spanish=args.spanish)
     return 0
 
 

@@ -337,6 +337,57 @@ def answers(trial: Trial, slots: dict[str, Any], changes: Mapping[str, list[Chan
     return rows
 
 
+@dataclass
+class CriterionRow:
+    """One criterion of a stored result as staff read it: the stored fields, and its reason in
+    English whatever the conversation's language."""
+
+    id: str
+    kind: str
+    verdict: str
+    until: str | None
+    answers: dict[str, Any]
+    reason: str                 # English (see criteria_rows)
+    stored_reason: str          # as the patient read it, in their language
+    derived: bool               # reason comes from the criteria file (else: the stored English reason)
+
+
+def english_reason(trial: Trial, criterion: Mapping[str, Any]) -> str | None:
+    """The English reason for a stored result's criterion, from its id and verdict with the English
+    trial (a washout's "unknown" because the medicine is still taken: its `current` reason);
+    None when the criteria file has no such criterion or no reason for that verdict."""
+    found = next((c for _, c in trial.for_language("en").criteria() if c.id == criterion.get("id")), None)
+    if found is None:
+        return None
+    reasons, verdict = found.reasons, criterion.get("verdict")
+    if verdict == "unknown" and found.washout is not None and reasons.current \
+            and (criterion.get("answers") or {}).get(found.washout.answer) == "current":
+        return reasons.current
+    return {"pass": reasons.pass_, "fail": reasons.fail, "wait": reasons.wait,
+            "unknown": reasons.unknown}.get(str(verdict))
+
+
+def criteria_rows(trial: Trial, result: Mapping[str, Any] | None) -> list[CriterionRow]:
+    """The criteria of a stored result with English reasons: derived from the criterion id and
+    verdict with the English trial (the stored `reason` is in the patient's language); when the
+    criteria file has no reason for it (a criterion removed since), an English result keeps its
+    stored reason, any other has none ("") and the page says so."""
+    rows = []
+    english_result = (result or {}).get("language") in (None, "en")
+    for criterion in (result or {}).get("criteria") or []:
+        if not isinstance(criterion, Mapping):
+            continue
+        stored = str(criterion.get("reason") or "")
+        reason = english_reason(trial, criterion)
+        rows.append(CriterionRow(
+            id=str(criterion.get("id", "")), kind=str(criterion.get("kind", "")),
+            verdict=str(criterion.get("verdict", "")), until=criterion.get("until"),
+            answers=dict(criterion.get("answers") or {}),
+            reason=reason if reason is not None else (stored if english_result else ""),
+            stored_reason=stored, derived=reason is not None))
+    return rows
+
+
 def answer_values(trial: Trial, slots: dict[str, Any]) -> dict[str, Any]:
     """Data-dictionary answer id -> value for the answers given (unknown = None)."""
     return {a.answer_id: a.value for a in answers(trial, slots)}

@@ -24,8 +24,8 @@ from bot.staff import accounts, twofactor
 from bot.staff.blueprint import bp
 from bot.staff.export import conversations_with_events, csv_chunks, json_chunks
 from bot.db.schema import as_utc, audit_log as audit, conversations, followups, now_utc
-from bot.staff.queries import NO_OUTCOME, OUTCOMES, STATUSES, Filters, list_page
-from bot.staff.transcript import record, value_words
+from bot.staff.queries import LANGUAGES, LANGUAGES_IN_ENGLISH, NO_OUTCOME, OUTCOMES, STATUSES, Filters, list_page
+from bot.staff.transcript import criteria_rows, record, value_words
 from bot.store import PURGE_REASON
 
 WRONG_LOGIN = "Wrong user name or password."
@@ -103,6 +103,19 @@ def staff_time(value: Any, seconds: bool = False) -> str:
 bp.add_app_template_filter(value_words, "staff_value")   # an answer value as staff read it
 
 
+@bp.app_template_filter("staff_language")
+def staff_language(code: str | None) -> str:
+    """A conversation's language as the pages name it ("Español"), or its code if not a known one."""
+    return LANGUAGES.get(code or "en", code or "en")
+
+
+@bp.app_template_filter("staff_language_title")
+def staff_language_title(code: str | None) -> str:
+    """The language in English with its code, for a title ("Spanish (es)")."""
+    code = code or "en"
+    return f"{LANGUAGES_IN_ENGLISH.get(code, code)} ({code})"
+
+
 def _progress(row: dict[str, Any]) -> tuple[str, str]:
     """(label, css class) for completed / in progress / abandoned, with the question."""
     if row["completed"]:
@@ -115,7 +128,7 @@ def _progress(row: dict[str, Any]) -> tuple[str, str]:
 
 @bp.context_processor
 def _labels() -> dict[str, Any]:
-    return {"OUTCOMES": OUTCOMES, "STATUSES": STATUSES, "NO_OUTCOME": NO_OUTCOME,
+    return {"OUTCOMES": OUTCOMES, "STATUSES": STATUSES, "NO_OUTCOME": NO_OUTCOME, "LANGUAGES": LANGUAGES,
             "site_zone": _trial().model.site.time_zone,
             "current_user": current_user}
 
@@ -310,6 +323,7 @@ def conversation(conversation_id: str):
     form = FollowUpForm(status=summary["status"])
     result = summary.get("result")
     return render_template("staff/conversation.html", c=summary, rec=rec, result=result, history=history,
+                           criteria=criteria_rows(_trial(), result), criteria_version=_trial().model.version,
                            form=form, result_json=json.dumps(result, indent=2, ensure_ascii=False) if result else None,
                            back=_safe_next(request.args.get("back")) or url_for("staff.index"))
 
