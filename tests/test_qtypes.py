@@ -54,7 +54,8 @@ def test_an_unknown_type_is_named_with_its_line():
 
 def test_a_field_another_type_owns_is_an_error():
     with pytest.raises(TrialError) as err:
-        parse_trial(_criteria_with("  - id: age\n    type: age\n    text: How old are you?\n    help: Your age.\n"
+        parse_trial(_criteria_with("  - id: age\n    type: age\n    text: {en: \"How old are you?\", es: \"¿Qué edad tiene?\"}\n"
+                                   "    help: {en: Your age., es: Su edad.}\n"
                                    "    answer: age\n    polarity: negative\n"), "c.yaml")
     assert "'polarity' does not apply to an age question (it may use: answer)" in str(err.value)
 
@@ -81,8 +82,8 @@ class Scale(QuestionType):
 def test_a_new_type_is_one_registered_module(monkeypatch, tmp_path):
     monkeypatch.setitem(qtypes.QUESTION_TYPES, "scale", Scale())
     path = tmp_path / "c.yaml"
-    path.write_text(_criteria_with("  - id: age\n    type: scale\n    text: How old are you, from 0 to 10?\n"
-                                   "    help: A number.\n    answer: age\n"), encoding="utf-8")
+    path.write_text(_criteria_with("  - id: age\n    type: scale\n    text: {en: \"How old are you, from 0 to 10?\", es: \"¿Qué edad tiene, de 0 a 10?\"}\n"
+                                   "    help: {en: A number., es: Un número.}\n    answer: age\n"), encoding="utf-8")
     trial = load_trial(path)
     question = trial.questions_by_id["age"]
     assert parse_answer(trial, question, "7", TODAY).answers == {"age": 7}

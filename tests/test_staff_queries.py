@@ -214,6 +214,16 @@ def test_button_payloads_are_indexed_as_their_words(store):
     assert searchable_text({"event": "user", "text": '/inform{"age": "\\ud83d 54"}'}) == "\ufffd 54"
 
 
+def test_a_tapped_button_is_indexed_by_its_title_in_the_patients_language():
+    """Buttons send ids; the answer recorded in the same turn keeps the title the patient saw."""
+    from bot.db.search import transcript_lines
+    turn = [{"event": "user", "text": '/inform{"diagnosis":"diffuse"}'},
+            {"event": "slot", "name": "requested_slot", "value": "diagnosis"},
+            {"event": "slot", "name": "diagnosis", "value": {"text": "Sí, el tipo difuso", "answers": {}}}]
+    assert transcript_lines(turn) == "Sí, el tipo difuso"
+    assert transcript_lines(turn[:1]) == "diffuse"      # no answer recorded (a stale tap): the id
+
+
 def test_index_is_built_from_the_event_log_of_an_older_database(tmp_path):
     """A database that had conversations before the staff screens gets its index on first start."""
     from sqlalchemy import create_engine

@@ -862,8 +862,9 @@ def _criteria_copy(tmp_path, **changes):
 
 def test_not_recruiting_is_said_before_start(tmp_path, page):
     notice = "This study has paused. It is not taking new people now."
+    translated = {"en": notice, "es": "Este estudio está en pausa. No acepta personas nuevas ahora."}
     live = LiveServer(strict_app(tmp_path, CRITERIA=str(_criteria_copy(tmp_path, status="not_recruiting",
-                                                                      status_notice=notice))))
+                                                                      status_notice=translated))))
     try:
         chat = Chat(page, live.url).goto().open()
         status = page.locator(".psw-log").get_by_role("status")
@@ -891,7 +892,7 @@ def test_not_recruiting_is_said_before_start(tmp_path, page):
     page.route(WEBHOOK, lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps([
         {"recipient_id": "x", "text": "Hello!\n\nShall we start?", "buttons": [{"title": "Start", "payload": "/affirm"}]}])))
     live = LiveServer(strict_app(tmp_path, CRITERIA=str(_criteria_copy(tmp_path, status="not_recruiting",
-                                                                      status_notice=notice))))
+                                                                      status_notice=translated))))
     try:
         page.evaluate("localStorage.clear()")
         Chat(page, live.url).goto().open()

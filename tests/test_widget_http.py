@@ -251,7 +251,7 @@ def test_demo_page_needs_no_inline_script_or_style(client):
 def test_demo_page_escapes_the_trial_text(tmp_path):
     data = yaml.safe_load((ROOT / "criteria.yaml").read_text(encoding="utf-8"))
     data["title"] = "A <b>bold</b> & <script>alert(1)</script> study"
-    data["summary"] = "Summary with <img src=x onerror=alert(1)>"
+    data["summary"] = {"en": "Summary with <img src=x onerror=alert(1)>", "es": "Resumen con <img src=x onerror=alert(1)>"}
     criteria = tmp_path / "criteria.yaml"
     criteria.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     html = make_app(tmp_path, CRITERIA=str(criteria)).test_client().get("/").get_data(as_text=True)

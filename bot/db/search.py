@@ -186,12 +186,33 @@ def _one_line(words: str) -> str:
     return " ".join(unicodedata.normalize("NFC", clean_text(words)).split())
 
 
+def _tapped_title(event: dict[str, Any], later: list[dict[str, Any]]) -> str | None:
+    """A tapped button's words: its payload carries an id (`/inform{"diagnosis": "limited"}`), and
+    the answer recorded in the same turn keeps the button's title in the patient's language."""
+    if event.get("event") != "user" or not isinstance(event.get("text"), str):
+        return None
+    payload = parse_payload(event["text"])
+    if payload is None or not payload.entities or len(payload.entities) != 1:
+        return None
+    (question, value), = payload.entities.items()
+    if not isinstance(value, str):
+        return None
+    for slot in later:
+        if slot.get("event") == "user":
+            return None
+        if slot.get("event") == "slot" and slot.get("name") == question and isinstance(slot.get("value"), dict):
+            text = slot["value"].get("text")
+            return text if isinstance(text, str) and text != value else None
+    return None
+
+
 def transcript_lines(new_events: Iterable[dict[str, Any]]) -> str:
     """The patient's words in these events for the conversation's document, one message a line
     ("" when there are none); the store appends them in the turn's transaction."""
     lines = []
-    for event in new_events:
-        words = searchable_text(event)
+    new_events = list(new_events)
+    for i, event in enumerate(new_events):
+        words = _tapped_title(event, new_events[i + 1:]) or searchable_text(event)
         line = _one_line(words) if words else ""
         if line:
             lines.append(line)
