@@ -27,14 +27,12 @@ from actions.language.yesno import read_yes_no
 from actions.parsing import ACCEPTED, CONFIRM, Parsed, parse_answer
 from actions.qtypes import QUESTION_TYPES
 from actions.placeholders import fill_placeholders, localized
+from actions.translations import LANGUAGE_SLOT
 from actions.trial import Question, Trial, question_answer_ids
 
 UNCLEAR_SLOT = "unclear_count"
 PENDING_SLOT = "pending_answer"
 CHANGING_SLOT = "changing_question"   # the question the patient chose to change on the review
-
-
-LANGUAGE_SLOT = "language"
 
 
 def speaking(tracker: Tracker, domain: DomainDict) -> tuple[Trial, DomainDict]:

@@ -36,7 +36,10 @@ PATIENT_TEXTS = (
     *(("questions", "*", key) for key in ("names", "means_yes", "means_no", "means_unknown")),
     ("inclusion", "*", "reasons", "*"), ("exclusion", "*", "reasons", "*"),
 )
+# the languages the bot can speak (a dialogue variation, widget texts and a reader for each), by name
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
+OWN_NAMES = {"en": "English", "es": "Español"}        # each name in its own language (staff list, switches)
+LANGUAGE_SLOT = "language"     # the dialogue slot that holds a conversation's language
 
 
 def is_translation(value: Any) -> bool:
@@ -76,7 +79,7 @@ def check(data: Any, offered: list[str], add: Callable[[tuple, str], None],
     unreviewed: dict[str, list[int]] = {lang: [] for lang in offered if lang != "en"}
 
     def walk(value: Any, path: tuple) -> None:
-        if isinstance(value, dict) and "en" in value and is_translation(value):
+        if is_translation(value):
             translation(value, path)
         elif isinstance(value, dict):
             for key, item in value.items():

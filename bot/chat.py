@@ -8,6 +8,7 @@ import time
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
+from actions.translations import LANGUAGE_NAMES
 from bot.conversation import Conversations, valid_sender
 from bot.nlu import clean_text
 from bot.runner import ActionFailed, ActionServerError
@@ -20,7 +21,7 @@ log = logging.getLogger("prescreen.chat")
 RETRY_MESSAGE = "Sorry, something went wrong on our side and your message was not saved. Please try again in a moment."
 
 
-LANGUAGES = ("en", "es")     # what metadata.language may ask for (the trial's `languages` decide which are used)
+LANGUAGES = tuple(LANGUAGE_NAMES)   # what metadata.language may ask for (the trial's `languages` decide which are used)
 
 
 def _error(message: str, status: int, **extra):

@@ -13,6 +13,7 @@ import sys
 import click
 
 from actions.evaluator import AnswersError, Outcome, check_answers, evaluate
+from actions.translations import LANGUAGE_NAMES
 from actions.trial import Trial, TrialError, load_trial
 from bot.cli_support import BAD_INPUT, REFUSED, create_app_or_fail, fail, open_store, settings
 from bot.staff.cli import register as register_staff_commands
@@ -104,7 +105,7 @@ def serve(host: str, port: int, workers: int, threads: int, debug: bool) -> None
         run_gunicorn(app, host, port, workers, threads)
 
 
-LANGUAGES = ["en", "es"]
+LANGUAGES = list(LANGUAGE_NAMES)
 
 
 def _language(trial, language: str):

@@ -18,6 +18,7 @@ import rasa_sdk
 from rasa_sdk.events import ActiveLoop, Restarted, SessionStarted, SlotSet
 
 from actions.placeholders import fill_placeholders, pick_variation
+from actions.translations import LANGUAGE_SLOT   # the conversation's language, kept across restarts
 from bot.dialogue import Dialogue, Rule
 from bot.events import Event, Reply
 from bot.jsoncodec import dumps, loads
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from bot.runner import ActionRunner
 
 LISTEN = "action_listen"
-LANGUAGE_SLOT = "language"     # the conversation's language ("en" | "es"), kept across restarts
 SDK_VERSION = rasa_sdk.__version__
 
 

@@ -21,8 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from browserkit import CHROMIUM, CHROMIUM_ARGS, ROOT, LiveServer, _need_browser
+from browserkit import ROOT, LiveServer, browser
 from test_widget_browser import Chat, run_to_result, strict_app
+
+__all__ = ["browser"]   # the fixture, from tests/browserkit.py
 
 pytestmark = pytest.mark.browser
 
@@ -30,16 +32,6 @@ SIZES = {"phone": (360, 740), "phone-keyboard": (360, 400), "landscape": (740, 3
 MIN_SIZE = 44   # CSS px, each side of a control
 MIN_GAP = 8     # CSS px between two controls
 SLACK = 0.5     # sub-pixel rounding
-
-
-@pytest.fixture(scope="module")
-def browser():
-    _need_browser()
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture(scope="module")

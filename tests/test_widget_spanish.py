@@ -23,10 +23,12 @@ from pathlib import Path
 
 import pytest
 
-from browserkit import CHROMIUM, CHROMIUM_ARGS, ROOT, LiveServer, _need_browser
+from browserkit import ROOT, LiveServer, browser
 from bot.widget import texts_for
 from test_widget_browser import CSP, EMBED, WAIT, WEBHOOK, Chat, button_answer, strict_app, typed_answer, user_texts
 from test_widget_layout import SIZES, _gaps_in_place, _panel_shot, check_layout
+
+__all__ = ["browser"]   # the fixture, from tests/browserkit.py
 
 pytestmark = pytest.mark.browser
 
@@ -35,17 +37,6 @@ ES = texts_for("es")["texts"]
 TODAY = "2026-11-25"            # tests/chatkit.py's day: rituximab on 2026-08-31 + 6 months = 2027-02-28
 RITUXIMAB = "2026-08-31"
 SWITCH = '/switch_language{"language":"%s"}'
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Debian Chromium for this module only (see tests/test_widget_browser.py)."""
-    _need_browser()
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture(scope="module")

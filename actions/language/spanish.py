@@ -224,7 +224,6 @@ _YEAR_RE = re.compile(r"\b(?:en el|el|del) (\d{4})\b")
 _SINCE_RE = re.compile(r"\bdesde (?:el |del |hace )?(?=\d|[a-z]+ \d)")
 _AGE_RE = re.compile(r"\b(?:(tengo)|(tiene)) (\d{1,3})(?: anos| ano)?\b|\b(\d{1,3}) anos(?! ago)\b")
 _ARTICLE_RE = re.compile(r"\b(?:el|la|los|las|del|al)\b ?")
-_ARTICLE_KEEP = re.compile(r"^(?:el|la|los|las)$")
 _PHRASE_RE = re.compile(r"(?<![\w'])(" + "|".join(re.escape(p.strip()) for p in sorted(PHRASES, key=len, reverse=True))
                         + r")(?![\w'])")
 _STRIPPED = {p.strip(): v.strip() for p, v in PHRASES.items()}

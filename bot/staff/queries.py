@@ -17,6 +17,7 @@ from sqlalchemy import and_, case, func, or_, select, true
 from sqlalchemy.engine import Connection
 
 from actions.evaluator import Outcome
+from actions.translations import LANGUAGE_NAMES, OWN_NAMES
 from bot.db.schema import conversations, transcript_index
 from bot.db.search import matching_documents, matching_line
 from bot.reference import as_reference
@@ -43,9 +44,9 @@ STATUSES: dict[str, str] = {
 
 # a conversation's language (conversations.language) -> its name as the staff pages show it (each
 # language in its own words, the way a language menu names them); a code not listed shows as itself
-LANGUAGES: dict[str, str] = {"en": "English", "es": "Español"}
+LANGUAGES: dict[str, str] = OWN_NAMES
 # ... and in English, for a title or the page's description of the filters
-LANGUAGES_IN_ENGLISH: dict[str, str] = {"en": "English", "es": "Spanish"}
+LANGUAGES_IN_ENGLISH: dict[str, str] = LANGUAGE_NAMES
 
 LIST_COLUMNS = (conversations.c.id, conversations.c.started_at, conversations.c.last_activity,
                 conversations.c.completed, conversations.c.current_question, conversations.c.outcome,
