@@ -26,8 +26,10 @@ def pick_variation(variations: list[dict[str, Any]], slots: Mapping[str, Any]) -
     return next((v for v in variations if not v.get("condition")), variations[0] if variations else {})
 
 
-def localized(domain: Mapping[str, Any], language: str | None) -> dict[str, Any]:
-    """The domain with each response reduced to its variation for `language` (the slot `language`)."""
+def localized(domain: Mapping[str, Any] | None, language: str | None) -> dict[str, Any]:
+    """The domain with each response reduced to its variation for `language` (the slot `language`);
+    rasa-sdk passes None for a call that carried no domain."""
+    domain = domain or {}
     slots = {"language": language}
     responses = {name: [pick_variation(variations, slots)]
                  for name, variations in (domain.get("responses") or {}).items()}

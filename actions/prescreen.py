@@ -117,7 +117,7 @@ class ActionSessionStart(Action):
         return "action_session_start"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        trial, domain = speaking(tracker, domain)
+        trial = current_trial()
         return [SessionStarted(), *study_slots(trial), ActionExecuted("action_listen")]
 
 
