@@ -6,7 +6,8 @@ utterances). Pure, no imports of the bot.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -30,7 +31,21 @@ def localized(domain: Mapping[str, Any] | None, language: str | None) -> dict[st
     """The domain with each response reduced to its variation for `language` (the slot `language`);
     rasa-sdk passes None for a call that carried no domain."""
     domain = domain or {}
-    slots = {"language": language}
-    responses = {name: [pick_variation(variations, slots)]
-                 for name, variations in (domain.get("responses") or {}).items()}
-    return {**domain, "responses": responses}
+    return {**domain, "responses": _Localized(domain.get("responses") or {}, {"language": language})}
+
+
+class _Localized(Mapping):
+    """A domain's responses, each reduced to its variation for the slots when it is looked up (an
+    action reads a few of about eighty responses: picking them all would cost more than the turn)."""
+
+    def __init__(self, responses: Mapping[str, Any], slots: Mapping[str, Any]) -> None:
+        self._responses, self._slots = responses, slots
+
+    def __getitem__(self, name: str) -> list[dict[str, Any]]:
+        return [pick_variation(self._responses[name], self._slots)]
+
+    def __iter__(self):
+        return iter(self._responses)
+
+    def __len__(self) -> int:
+        return len(self._responses)
