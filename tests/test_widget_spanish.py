@@ -606,6 +606,7 @@ def test_the_spanish_panel_fits_at_every_size(server, context, shots, size):
     steps, _, _ = english_prescreen(server.url)
     serve_page(page, server, f'data-today="{TODAY}"', html_lang=None)
     chat = Widget(page, server.url, "es")
+    page.get_by_role("button", name=ES["launcher"], exact=True).wait_for()   # the texts come asynchronously
     check_layout(page, f"{size}, the launcher")
     chat.open()
     page.wait_for_timeout(100)
