@@ -26,8 +26,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from bot import db
 from bot.db.fastpath import Prepared
 from bot.db.forget import Forgetter
-from bot.db.schema import (audit_log, conversations, events, message_replies, now_utc, tombstones,
-                           transcript_index)
+from bot.db.schema import (audit_log, conversations, events, message_replies, notifications, now_utc,
+                           result_criteria, tombstones, transcript_index)
 from bot.db.search import transcript_lines
 from bot.events import Event, Reply
 from bot.jsoncodec import dumps, loads
@@ -48,6 +48,11 @@ def language_of(state: str) -> str:
     return value if isinstance(value, str) and LANGUAGE_CODE.fullmatch(value) else DEFAULT_LANGUAGE
 SUMMARY_FIELDS = ("current_question", "contact_requested", "reference")
 RESULT_FIELDS = ("completed", "outcome", "result", "criteria_version", "eligible_from")
+# the outcomes after which a person of the study team follows the patient up (so does a contact
+# request): the work queue holds them, and the team is notified when a conversation first needs one
+NEEDS_PERSON = ("likely_eligible", "eligible_after_washout", "needs_review")
+CONTACT_REQUESTED = "contact_requested"   # a notification's reason besides those outcomes
+NOT_PASSED = ("fail", "wait", "unknown")  # the verdicts kept in result_criteria
 
 
 def attempts(count: int) -> Iterator[bool]:
@@ -243,6 +248,19 @@ class TurnStatements:
         # the document's language follows the conversation's (the search's per-row configuration)
         self.document_language = Prepared(update(ti).where(ti.c.conversation_id == cid)
                                           .values(language=bindparam("language")), dialect)
+        # a result or a contact request: the coordinator's work (issue 16)
+        self.completed_at = Prepared(update(conversations).where(c.id == cid).values(completed_at=bindparam("now")),
+                                     dialect)
+        self.needs_person = Prepared(update(conversations).where(c.id == cid, c.needs_person_since.is_(None))
+                                     .values(needs_person_since=bindparam("now")), dialect)
+        self.notify = Prepared(insert(notifications).values(conversation_id=cid, reason=bindparam("reason"),
+                                                            created_at=bindparam("now"), attempts=0), dialect)
+        rc = result_criteria
+        self.forget_criteria = Prepared(delete(rc).where(rc.c.conversation_id == cid), dialect)
+        self.add_criterion = Prepared(insert(rc).from_select(
+            ["conversation_id", "criterion_id", "verdict", "started_at"],
+            select(c.id, bindparam("criterion", type_=rc.c.criterion_id.type),
+                   bindparam("verdict", type_=rc.c.verdict.type), c.started_at).where(c.id == cid)), dialect)
         # everything else of the conversation goes with its row (ON DELETE CASCADE)
         self.forget = Prepared(delete(conversations).where(c.id == cid), dialect)
         self.tombstone = Prepared(insert(tombstones).values(
@@ -328,7 +346,32 @@ class TurnConnection:
                     self.sql.new_document.run(cur, {"cid": self.sender, "text": words, "language": language})
             if message_id:  # the same id stored meanwhile (a retry raced this one): IntegrityError, Conflict
                 self.sql.add_reply.run(cur, {"cid": self.sender, "mid": message_id, "replies": dumps(reply_list)})
+            if "result" in summary or summary.get("contact_requested"):
+                self._work(cur, summary, values["now"])
         self.language = language
+
+    def _work(self, cur, summary: dict[str, Any], now: dt.datetime) -> None:
+        """A turn that gave a result or asked to be contacted: when it completed, the criteria that did
+        not pass, and, when the conversation now needs a person for the first time (or the patient
+        newly asks to be contacted), a notification for the study team (sent later, bot/notify.py)."""
+        cid = {"cid": self.sender, "now": now}
+        outcome = summary.get("outcome")
+        if "result" in summary:
+            self.sql.completed_at.run(cur, cid)
+            self.sql.forget_criteria.run(cur, cid)
+            verdicts = {}
+            for criterion in (summary.get("result") or {}).get("criteria") or []:
+                if criterion.get("verdict") in NOT_PASSED:
+                    verdicts.setdefault(str(criterion.get("id"))[:64], criterion["verdict"])
+            if verdicts:
+                self.sql.add_criterion.run_many(cur, [{**cid, "criterion": k, "verdict": v}
+                                                      for k, v in verdicts.items()])
+        contact = bool(summary.get("contact_requested"))
+        if not (contact or outcome in NEEDS_PERSON):
+            return
+        first = self.sql.needs_person.run(cur, cid).rowcount == 1
+        if contact or first:
+            self.sql.notify.run(cur, {**cid, "reason": CONTACT_REQUESTED if contact else outcome})
 
     def delete(self, reason: str, actor: str = "patient", expected_seq: int | None = None,
                message_id: str | None = None, reply_list: list[Reply] | None = None) -> None:

@@ -70,8 +70,11 @@ def test_upgrading_a_release_0_1_database_keeps_everything(old_database, monkeyp
     store.engine.dispose()
 
     after = {table: rows_of(old_database, table) for table in TABLES_0_1}
-    for table in ("events", "audit", "staff_login_failures", "followups"):
+    for table in ("events", "audit", "staff_login_failures"):
         assert after[table] == before[table], table
+    # follow-ups kept; no owner, next-action or visit date yet (revision 0007)
+    assert [r[:-3] for r in after["followups"]] == before["followups"]
+    assert all(r[-3:] == (None, None, None) for r in after["followups"])
     # every search document kept, in English (revision 0006)
     assert [r[:-1] for r in after["transcript_index"]] == before["transcript_index"]
     assert {r[-1] for r in after["transcript_index"]} == {"en"}
@@ -80,10 +83,21 @@ def test_upgrading_a_release_0_1_database_keeps_everything(old_database, monkeyp
     assert all(r[-2:] == (None, None) for r in after["staff_users"])
     # every conversation kept, each with a new reference code (revision 0003), all different, in
     # English (revision 0006)
-    assert [r[:-2] for r in after["conversations"]] == before["conversations"]
-    codes = [r[-2] for r in after["conversations"]]
+    assert [r[:-7] for r in after["conversations"]] == before["conversations"]
+    codes = [r[-7] for r in after["conversations"]]
     assert all(PATTERN.match(c) for c in codes) and len(set(codes)) == len(codes)
-    assert {r[-1] for r in after["conversations"]} == {"en"}
+    assert {r[-6] for r in after["conversations"]} == {"en"}
+    # revision 0007: a conversation that needs a person waits since its last activity, a completed
+    # one completed then; nobody owns one yet, no dates are set
+    names = [r[1] for r in sqlite3.connect(old_database).execute("PRAGMA table_info(conversations)")]
+    for row in after["conversations"]:
+        got = dict(zip(names, row))
+        needs = got["outcome"] in ("likely_eligible", "eligible_after_washout", "needs_review") \
+            or got["contact_requested"]
+        assert got["needs_person_since"] == (got["last_activity"] if needs else None), got["id"]
+        assert got["completed_at"] == (got["last_activity"] if got["completed"] else None), got["id"]
+        assert (got["owner"], got["next_action_on"], got["visit_on"]) == (None, None, None)
+    assert any(dict(zip(names, r))["needs_person_since"] for r in after["conversations"])
     # the deletion's reply moved to the tombstone, so that a retried "delete" is still answered
     assert after["message_replies"] == [r for r in before["message_replies"] if r[0] != DELETED]
     (tombstone,) = after["tombstones"]

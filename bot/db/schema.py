@@ -55,6 +55,14 @@ conversations = Table(
     # (None or absent: "en"), set by the store whenever it changes; the default is the database's
     # only (an insert through this metadata into an older table must not name the column)
     Column("language", String(8), nullable=False, server_default="en"),
+    # the coordinator's work (issue 16): when the conversation first needed a person (a result that
+    # needs one, or a contact request; the work queue's order), when its latest result was given,
+    # who follows it up (a staff user name), the next action's date and the screening visit's date
+    Column("needs_person_since", DateTime(timezone=True)),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("owner", String(64)),
+    Column("next_action_on", Date),
+    Column("visit_on", Date),
 )
 
 _c = conversations.c
@@ -70,6 +78,9 @@ Index("ix_conversations_status_cover", _c.status, _c.started_at, _c.id, _c.outco
 Index("ix_conversations_language_cover", _c.language, _c.started_at, _c.id, _c.outcome, _c.status,
       _c.contact_requested, _c.completed)
 Index("ux_conversations_reference", _c.reference, unique=True)
+# the work queue, oldest first: those that need a person, with what the queue filters on
+Index("ix_conversations_queue", _c.needs_person_since, _c.id, _c.status, _c.outcome, _c.contact_requested,
+      _c.language)
 # a full-text search gives conversation ids: their filtered columns, without the rows
 Index("ix_conversations_id_cover", _c.id, *_FILTERED, _c.started_at)
 
@@ -159,6 +170,8 @@ login_failures = Table(
     Column("locked_until", DateTime(timezone=True)),
 )
 
+# every follow-up change, oldest first: the status (and the one before), a note, and the owner,
+# next-action date and visit date as the change left them (None: not changed by this entry)
 followups = Table(
     "followups", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -168,7 +181,85 @@ followups = Table(
     Column("status", String(32), nullable=False),
     Column("previous_status", String(32)),
     Column("note", Text),
+    Column("owner", String(64)),
+    Column("next_action_on", Date),
+    Column("visit_on", Date),
     Index("ix_followups_conversation", "conversation_id", "id"),
+    Index("ix_followups_status", "status", "conversation_id"),
+)
+
+# a try to reach the patient: when, how (phone, e-mail, ...), with what result, by whom
+contact_attempts = Table(
+    "contact_attempts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    conversation_ref(),
+    Column("at", DateTime(timezone=True), nullable=False),            # when it happened
+    Column("recorded_at", DateTime(timezone=True), nullable=False),   # when it was written down
+    Column("actor", String(128), nullable=False),
+    Column("method", String(32), nullable=False),
+    Column("result", String(32), nullable=False),
+    Column("note", Text),
+    Index("ix_contact_attempts_conversation", "conversation_id", "id"),
+)
+
+# a "to check" item of the result ticked off (or ticked again) by staff, with a note; `item_key` is
+# the SHA-256 of the item's English text, so that a tick stays with its item when a correction
+# re-evaluates the result and the list changes
+check_items = Table(
+    "check_items", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    conversation_ref(),
+    Column("item_key", String(64), nullable=False),
+    Column("item", Text, nullable=False),
+    Column("done", Boolean, nullable=False, default=True),
+    Column("note", Text),
+    Column("actor", String(128), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("conversation_id", "item_key", name="uq_check_items_conversation_item"),
+)
+
+# a staff correction of an answer: the patient's value (`original`), the corrected one, who, when and
+# why, and the result before and after it (re-evaluated as of the conversation's own date)
+corrections = Table(
+    "corrections", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    conversation_ref(),
+    Column("answer_id", String(64), nullable=False),
+    Column("original", JSON),
+    Column("value", JSON),
+    Column("reason", Text, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("outcome_before", String(32)),
+    Column("outcome_after", String(32)),
+    Column("result_before", JSON),
+    Index("ix_corrections_conversation", "conversation_id", "id"),
+)
+
+# the criteria of each conversation's latest result that did not pass (fail, wait, unknown), with the
+# conversation's start, for the insights page's "ruled out by" and "sent to review by" counts
+result_criteria = Table(
+    "result_criteria", metadata,
+    conversation_ref(primary_key=True),
+    Column("criterion_id", String(64), primary_key=True),
+    Column("verdict", String(16), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Index("ix_result_criteria_started", "started_at", "verdict", "criterion_id"),
+)
+
+# notifications to the study team waiting to be sent (an outbox written in the turn's transaction):
+# why (contact_requested or the outcome), never any health data; sent ones are kept as a record
+notifications = Table(
+    "notifications", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    conversation_ref(index=True),
+    Column("reason", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_try_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Index("ix_notifications_pending", "sent_at", "next_try_at"),
 )
 
 # the patients' own words, one row per conversation (its messages one per line), for the staff
