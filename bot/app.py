@@ -63,13 +63,14 @@ def init_app(app: Flask) -> None:
     app.extensions["prescreen_trial"] = trial
     app.extensions["prescreen_store"] = store
 
-    from bot import protection, security, staff, widget
+    from bot import notify, protection, security, staff, widget
     from bot.chat import bp as chat_bp
     security.init_app(app)
     app.register_blueprint(chat_bp)
     widget.init_app(app)
     staff.init_app(app)
     protection.init_app(app)
+    notify.init_app(app)   # the sender in this process, only with PRESCREEN_NOTIFY_IN_SERVER=1
 
 
 def answer_reader(trial):

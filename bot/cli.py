@@ -247,6 +247,41 @@ def purge(older_than: int, outcome: str | None) -> None:
                + (f" with outcome {outcome}" if outcome else ""))
 
 
+@main.command("notify")
+@click.option("--once", is_flag=True, help="Send what is due, then exit (exit 1 if a delivery failed).")
+@click.option("--every", type=click.FloatRange(min=0.1, max=3600), default=None,
+              help="Seconds between rounds (default: PRESCREEN_NOTIFY_INTERVAL_SECONDS).")
+def notify_command(once: bool, every: float | None) -> None:
+    """Send the study team's notifications (e-mail and/or webhook; no health data in them) until
+    stopped, or once. Notifications off (no SMTP host or webhook URL): says so and sends nothing."""
+    import logging
+    import signal
+    import threading
+
+    from bot.notify import Channels, Sender
+    config = settings()
+    channels = Channels.from_config(config.flask_config())
+    if not channels.names:
+        click.echo("notifications are off (neither PRESCREEN_NOTIFY_SMTP_HOST nor PRESCREEN_NOTIFY_WEBHOOK_URL is "
+                   "set): nothing sent; the outbox keeps its rows", err=True)
+        return
+    sender = Sender(open_store().engine, channels, _load(config.criteria, BAD_INPUT))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if once:
+        done = sender.run_once()
+        click.echo(f"notifications: {done}", err=True)
+        sys.exit(REFUSED if done.failed or done.gave_up else 0)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())   # a delivery under way finishes first
+    interval = every or config.notify_interval_seconds
+    click.echo(f"sending notifications by {' and '.join(channels.names)} every {interval:g} s (Ctrl+C stops)",
+               err=True)
+    try:
+        sender.run(interval, stop)
+    except KeyboardInterrupt:
+        pass
+
+
 @main.group()
 def db() -> None:
     """The database schema: `prescreen db upgrade` before starting a new version when

@@ -12,17 +12,39 @@ class (`python -m bot.config`), and a test checks that the two agree.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from actions.loader import DEFAULT_CRITERIA
 
 PROJECT = Path(__file__).resolve().parent.parent
 PREFIX = "PRESCREEN_"
+# an e-mail address as the notification settings take it: local@domain.tld, no name, no spaces
+EMAIL_ADDRESS = re.compile(r"[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+")
+
+
+def email_addresses(value: str) -> list[str]:
+    """The comma-separated addresses of a setting, each checked (ValueError naming the bad one)."""
+    addresses = [part.strip() for part in value.split(",") if part.strip()]
+    for address in addresses:
+        if not EMAIL_ADDRESS.fullmatch(address):
+            raise ValueError(f"{address!r} is not an e-mail address (name@example.org; several: comma-separated)")
+    return addresses
+
+
+def web_address(value: str) -> str:
+    """An http(s) URL with a host, without spaces or control characters (ValueError otherwise)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(ch.isspace() or ord(ch) < 32 or
+                                                                           ord(ch) == 127 for ch in value):
+        raise ValueError("must be an http:// or https:// address with a host name")
+    return value
 
 
 class ConfigError(Exception):
@@ -84,6 +106,36 @@ class Settings(BaseSettings):
     require_2fa: bool = Field(False, description="`1`: every staff user needs two-factor sign-in (TOTP); admins "
                                                  "always do")
     staff_idle_minutes: float = Field(30.0, gt=0, description="staff sessions end after this many idle minutes")
+    # notifications to the study team (bot/notify.py; README "Notifications"): no health data in them
+    staff_base_url: str | None = Field(
+        None, description="the staff pages' public address, e.g. `https://prescreen.example.org`: notifications "
+                          "link to `<it>/staff/r/<reference>`. Unset: they say where to look, without a link")
+    notify_smtp_host: str | None = Field(
+        None, description="SMTP server that sends the study team an e-mail when a conversation first needs a "
+                          "person. Unset (and no webhook): notifications are off, the outbox rows are kept unsent")
+    notify_smtp_port: int = Field(587, ge=1, le=65535, description="the SMTP server's port")
+    notify_smtp_starttls: bool = Field(True, description="`1`: STARTTLS before logging in and sending (certificate "
+                                                         "checked); `0`: plain SMTP (a relay on the same host only)")
+    notify_smtp_user: str | None = Field(None, description="SMTP login name (unset: no login)")
+    notify_smtp_password: SecretStr | None = Field(
+        None, description="SMTP password: a secret, from the environment only (never in a file of the project); "
+                          "never logged or shown")
+    notify_email_from: str | None = Field(None, description="the notification e-mails' From address")
+    notify_email_to: str = Field("", description="comma-separated addresses of the study team that get the "
+                                                 "notification e-mails")
+    notify_webhook_url: str | None = Field(
+        None, description="`http(s)://` URL that gets a JSON POST per notification (any 2xx: delivered). Unset: no "
+                          "webhook")
+    notify_webhook_secret: SecretStr | None = Field(
+        None, description="signs each webhook body: header `X-Prescreen-Signature: sha256=<HMAC-SHA256 of the "
+                          "body, hex>`; a secret, never logged")
+    notify_max_attempts: int = Field(10, ge=1, le=100, description="tries per notification (growing pauses "
+                                                                    "between them); then it stays unsent with its "
+                                                                    "error, and the log says so")
+    notify_in_server: bool = Field(False, description="`1`: the web server process sends notifications itself (a "
+                                                      "background thread); `0`: run `prescreen notify`")
+    notify_interval_seconds: float = Field(10.0, gt=0, le=3600, description="how often the sender looks for "
+                                                                             "notifications to send")
 
     @field_validator("database_url", "criteria", "dialogues", "rate_limits", "login_rate_limit", "ratelimit_storage_url")
     @classmethod
@@ -92,10 +144,63 @@ class Settings(BaseSettings):
             raise ValueError("must not be empty")
         return value.strip()
 
-    @field_validator("secret_key", "action_endpoint", "secure_cookies", mode="before")
+    @field_validator("secret_key", "action_endpoint", "secure_cookies", "staff_base_url", "notify_smtp_host",
+                     "notify_smtp_user", "notify_smtp_password", "notify_email_from", "notify_webhook_url",
+                     "notify_webhook_secret", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("notify_smtp_host", "notify_smtp_user")
+    @classmethod
+    def _stripped(cls, value: str | None) -> str | None:
+        return value.strip() if value is not None else None
+
+    @field_validator("notify_email_from")
+    @classmethod
+    def _one_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        addresses = email_addresses(value)
+        if len(addresses) != 1:
+            raise ValueError("must be one e-mail address")
+        return addresses[0]
+
+    @field_validator("notify_email_to")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        return ", ".join(email_addresses(value))
+
+    @field_validator("notify_webhook_url", "staff_base_url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        return web_address(value.strip()) if value is not None else None
+
+    @field_validator("staff_base_url")
+    @classmethod
+    def _base(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if urlsplit(value).query or urlsplit(value).fragment:
+            raise ValueError("must be the address the staff pages are served under, without ? or #")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _notifications_complete(self) -> "Settings":
+        """E-mail needs a server, a sender and recipients together; a login needs its password."""
+        email = {"NOTIFY_SMTP_HOST": self.notify_smtp_host, "NOTIFY_EMAIL_FROM": self.notify_email_from,
+                 "NOTIFY_EMAIL_TO": self.notify_email_to}
+        given = [name for name, value in email.items() if value]
+        if given and len(given) < len(email):
+            missing = ", ".join(PREFIX + name for name in email if name not in given)
+            raise ValueError(f"{missing}: needed for notification e-mails (set with {PREFIX}{given[0]})")
+        if (self.notify_smtp_user is None) != (self.notify_smtp_password is None):
+            raise ValueError(f"{PREFIX}NOTIFY_SMTP_USER and {PREFIX}NOTIFY_SMTP_PASSWORD: set both or neither")
+        if self.notify_smtp_user and not self.notify_smtp_host:
+            raise ValueError(f"{PREFIX}NOTIFY_SMTP_USER: set without {PREFIX}NOTIFY_SMTP_HOST")
+        if self.notify_webhook_secret and not self.notify_webhook_url:
+            raise ValueError(f"{PREFIX}NOTIFY_WEBHOOK_SECRET: set without {PREFIX}NOTIFY_WEBHOOK_URL")
+        return self
 
     @classmethod
     def load(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -106,9 +211,18 @@ class Settings(BaseSettings):
             return cls(**{name[len(PREFIX):].lower(): value for name, value in environ.items()
                           if name.startswith(PREFIX) and name[len(PREFIX):].lower() in cls.model_fields})
         except ValidationError as exc:
-            problems = [f"{PREFIX}{str(e['loc'][0]).upper()}: {e['msg']} (got {e.get('input')!r})"
-                        for e in exc.errors()]
-            raise ConfigError("; ".join(problems)) from None
+            raise ConfigError("; ".join(cls._problem(e) for e in exc.errors())) from None
+
+    @classmethod
+    def _problem(cls, error: dict[str, Any]) -> str:
+        """One bad variable in words: its name, what it expects and (unless it is a secret) what it got."""
+        if not error["loc"]:   # a check of several variables together names them itself
+            return error["msg"].removeprefix("Value error, ")
+        name = str(error["loc"][0])
+        field = cls.model_fields.get(name)
+        secret = field is not None and "SecretStr" in str(field.annotation)
+        got = "(value hidden)" if secret else f"(got {error.get('input')!r})"
+        return f"{PREFIX}{name.upper()}: {error['msg'].removeprefix('Value error, ')} {got}"
 
     def flask_config(self) -> dict[str, Any]:
         """The Flask config keys the app reads (tests override them with `create_app(test_config)`)."""
@@ -132,6 +246,19 @@ class Settings(BaseSettings):
             "TRUSTED_PROXIES": self.trusted_proxies,
             "SECURE_COOKIES": self.secure_cookies,
             "STAFF_IDLE_MINUTES": self.staff_idle_minutes,
+            "STAFF_BASE_URL": self.staff_base_url,
+            "NOTIFY_SMTP_HOST": self.notify_smtp_host,
+            "NOTIFY_SMTP_PORT": self.notify_smtp_port,
+            "NOTIFY_SMTP_STARTTLS": self.notify_smtp_starttls,
+            "NOTIFY_SMTP_USER": self.notify_smtp_user,
+            "NOTIFY_SMTP_PASSWORD": self.notify_smtp_password,   # a SecretStr: its repr hides it
+            "NOTIFY_EMAIL_FROM": self.notify_email_from,
+            "NOTIFY_EMAIL_TO": self.notify_email_to,
+            "NOTIFY_WEBHOOK_URL": self.notify_webhook_url,
+            "NOTIFY_WEBHOOK_SECRET": self.notify_webhook_secret,
+            "NOTIFY_MAX_ATTEMPTS": self.notify_max_attempts,
+            "NOTIFY_IN_SERVER": self.notify_in_server,
+            "NOTIFY_INTERVAL_SECONDS": self.notify_interval_seconds,
             "ALLOW_TODAY": False,   # tests only: metadata.today pins the site date
         }
 

@@ -43,7 +43,10 @@ def shared_limits(config: dict[str, Any]) -> bool:
 
 def serve(app: Any, host: str, port: int, workers: int = 1, threads: int = 8) -> None:
     """Run gunicorn in this process until stopped (SIGTERM or Ctrl+C)."""
+    from bot import notify
     gunicorn.SERVER = "gunicorn"   # the Server header, without the version
     Server(app, {"bind": f"{host}:{port}", "workers": workers, "threads": threads, "worker_class": "gthread",
                  "accesslog": "-", "access_log_format": ACCESS_LOG_FORMAT, "errorlog": "-",
-                 "timeout": 60, "graceful_timeout": 20}).run()
+                 "timeout": 60, "graceful_timeout": 20,
+                 # PRESCREEN_NOTIFY_IN_SERVER=1: each worker sends notifications from its start (bot/notify.py)
+                 "post_worker_init": lambda worker: notify.start(app)}).run()
