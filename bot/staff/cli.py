@@ -5,7 +5,8 @@
     prescreen users disable NAME
     prescreen users reset-password NAME
     prescreen users reset-2fa NAME
-    prescreen export --format csv|json [--since DATE] [--outcome X] [--status X] [--language en|es] [--output FILE]
+    prescreen export --format csv|json|redcap-dictionary|redcap|fhir-questionnaire|fhir
+                     [--since DATE] [--outcome X] [--status X] [--language en|es] [--output FILE]
 
 Every account change and every export is written to the audit log.
 """
@@ -128,8 +129,14 @@ def users_reset_2fa(name: str) -> None:
     click.echo(f"Two-factor sign-in reset for {name}: they set it up again at their next log-in.", err=True)
 
 
+EXPORT_FORMATS = ("csv", "json", "redcap-dictionary", "redcap", "fhir-questionnaire", "fhir")
+
+
 @click.command("export")
-@click.option("--format", "kind", type=click.Choice(["csv", "json"]), required=True)
+@click.option("--format", "kind", type=click.Choice(EXPORT_FORMATS), required=True,
+              help="csv, json: the conversations; redcap-dictionary: a REDCap data dictionary made from the criteria "
+                   "file; redcap: the conversations as records for it; fhir-questionnaire: a FHIR R4 Questionnaire "
+                   "made from the criteria file; fhir: the conversations as a Bundle of QuestionnaireResponses.")
 @click.option("--since", default=None, help="Only conversations started on or after this site date (YYYY-MM-DD).")
 @click.option("--outcome", default=None, help=", ".join(o.value for o in reversed(Outcome)) + " or none.")
 @click.option("--status", default=None, help="Follow-up status: new, contacted, screening_visit_scheduled, enrolled, "
@@ -139,10 +146,11 @@ def users_reset_2fa(name: str) -> None:
               help="Write to this file (default: standard output).")
 def export_command(kind: str, since: str | None, outcome: str | None, status: str | None, language: str | None,
                    output: str | None) -> None:
-    """Export the conversations as CSV (one row each) or JSON (transcripts and results)."""
+    """Export the conversations as CSV (one row each), JSON (transcripts and results), REDCap records or
+    FHIR QuestionnaireResponses; or the REDCap data dictionary or FHIR Questionnaire of the criteria file."""
     from actions.trial import TrialError, load_trial
     from bot.dialogue import DialogueError, load_dialogue
-    from bot.staff.export import conversations_with_events, csv_chunks, json_chunks
+    from bot.staff.export import FORMAT_ERRORS, FORMATS, audit_detail, export_chunks
     from bot.staff.queries import Filters
 
     filters, problems = Filters.from_args({"from": since or "", "outcome": outcome or "", "status": status or "",
@@ -161,9 +169,12 @@ def export_command(kind: str, since: str | None, outcome: str | None, status: st
     except DialogueError as exc:
         fail(str(exc))
     store = open_store()
-    store.add_audit(_actor(), "export", kind, None, filters.describe() + (f"; to {output}" if output else ""))
-    items = conversations_with_events(store.engine, trial, filters, trial.zone, dialogue)
-    chunks = csv_chunks(items, trial) if kind == "csv" else json_chunks(items, filters)
+    try:
+        chunks = export_chunks(kind, store.engine, trial, filters, dialogue)
+    except FORMAT_ERRORS as exc:
+        fail(str(exc))
+    what = audit_detail(filters) if FORMATS[kind].of_conversations else "the criteria file"
+    store.add_audit(_actor(), "export", kind, None, what + (f"; to {output}" if output else ""))
     if output:
         with open(output, "w", encoding="utf-8", newline="") as fh:
             for chunk in chunks:

@@ -22,7 +22,7 @@ from bot import db
 from bot.engine import initial_slots
 from bot.staff import accounts, twofactor
 from bot.staff.blueprint import bp
-from bot.staff.export import conversations_with_events, csv_chunks, json_chunks
+from bot.staff.export import FORMAT_ERRORS, FORMATS, audit_detail, export_chunks
 from bot.db.schema import as_utc, audit_log as audit, conversations, followups, now_utc
 from bot.staff.queries import LANGUAGES, LANGUAGES_IN_ENGLISH, NO_OUTCOME, OUTCOMES, STATUSES, Filters, list_page
 from bot.staff.transcript import criteria_rows, record, value_words
@@ -390,13 +390,15 @@ def audit_log():
 
 @bp.get("/export")
 def export():
-    """The filtered list as CSV or JSON (a download). Refused when a browser says the request comes
-    from another site (Sec-Fetch-Site): a link elsewhere must not start a download of patient data."""
+    """The filtered list as CSV, JSON, REDCap records or a FHIR Bundle, or the REDCap data dictionary
+    or FHIR Questionnaire of the criteria file (a download). Refused when a browser says the request
+    comes from another site (Sec-Fetch-Site): a link elsewhere must not start a download of patient
+    data. Audited with the filters, never the words searched for."""
     if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
         _audit("export_refused", detail="cross-site request")
         abort(403)
     kind = request.args.get("format", "csv")
-    if kind not in ("csv", "json"):
+    if kind not in FORMATS:
         abort(400)
     filters, problems = Filters.from_args(request.args)
     if problems:
@@ -404,12 +406,15 @@ def export():
     trial = _trial()
     store = _store()
     dialogue = current_app.extensions["prescreen"].dialogue_engine.dialogue
-    _audit("export", target=kind, detail=filters.describe())
-    items = conversations_with_events(store.engine, trial, filters, trial.zone, dialogue)
-    chunks = csv_chunks(items, trial) if kind == "csv" else json_chunks(items, filters)
+    try:
+        chunks = export_chunks(kind, store.engine, trial, filters, dialogue)
+    except FORMAT_ERRORS as exc:
+        return Response(f"{exc}\n", status=500, mimetype="text/plain")
+    form = FORMATS[kind]
+    _audit("export", target=kind, detail=audit_detail(filters) if form.of_conversations else "the criteria file")
     stamp = now_utc().strftime("%Y%m%d-%H%M%S")
-    mimetype = "text/csv; charset=utf-8" if kind == "csv" else "application/json"
-    response = Response(stream_with_context(chunks), mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="prescreen-{stamp}.{kind}"'
+    response = Response(stream_with_context(chunks), mimetype=form.mimetype)
+    name = "prescreen" if kind in ("csv", "json") else f"prescreen-{kind}"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.{form.suffix}"'
     response.headers["Cache-Control"] = "no-store"
     return response
