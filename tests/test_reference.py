@@ -64,7 +64,7 @@ def test_staff_find_a_conversation_by_its_code(app, staff):
     Chat(app, "other").run(REAL_LIKELY)
     code = store_of(app).conversation("likely")["reference"]
     for typed in (code, code.lower(), code.replace("-", "")):
-        page = staff.get("/staff/", query_string={"q": typed}).get_data(as_text=True)
+        page = staff.get("/staff/conversations", query_string={"q": typed}).get_data(as_text=True)
         assert "/staff/conversations/likely" in page and "/staff/conversations/other" not in page, typed
     assert code in staff.get("/staff/conversations/likely").get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(staff.get("/staff/export?format=csv").get_data(as_text=True))))

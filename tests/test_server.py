@@ -50,7 +50,7 @@ def test_a_production_server_with_no_version_banner_and_a_quiet_access_log(serve
     response = urllib.request.urlopen(url + "/health", timeout=5)
     assert response.headers["Server"] == "gunicorn"
     try:
-        urllib.request.urlopen(url + "/staff/?q=uniquepatientword", timeout=5)
+        urllib.request.urlopen(url + "/staff/conversations?q=uniquepatientword", timeout=5)
     except OSError:
         pass
     body = b'{"sender": "server-test-0123456789", "message": "my other uniquepatientword"}'
@@ -60,7 +60,7 @@ def test_a_production_server_with_no_version_banner_and_a_quiet_access_log(serve
     process.send_signal(signal.SIGTERM)   # a clean stop
     assert process.wait(timeout=30) == 0
     text = log.read_text()
-    assert '"GET /staff/"' in text and '"POST /webhooks/rest/webhook"' in text
+    assert '"GET /staff/conversations"' in text and '"POST /webhooks/rest/webhook"' in text
     assert "uniquepatientword" not in text and "Werkzeug" not in text
 
 

@@ -151,7 +151,7 @@ def test_export_json_prints_only_json(data):
     likely = by_id["likely"]
     assert likely["result"]["outcome"] == "likely_eligible"
     assert likely["answers"]["age"] == {"value": 54, "words": "54", "status": "confirmed", "question": "age",
-                                        "checked_back": False, "changes": []}
+                                        "checked_back": False, "obtained": "typed_unconfirmed", "changes": []}
     said = [line["text"] for line in likely["transcript"] if line["from"] == "patient"]
     assert said[:4] == ["hi", "Start", "54", "Yes, the diffuse type"]    # taps shown as the titles
     assert by_id["contact"]["contact"] == {"name": '=HYPERLINK("http://x","y")', "details": "ann@example.org",

@@ -225,13 +225,14 @@ def test_upgrading_from_revision_0005_keeps_every_row_and_makes_it_english(datab
 
     store = Store(database_url)
     try:
-        assert db.current_revision(store.engine) == "0006" == db.head()
+        assert db.current_revision(store.engine) == db.head()
         with store.engine.connect() as conn:
             after = {table: sorted(tuple(r) for r in conn.execute(text(f"SELECT * FROM {table}")))
                      for table in ("conversations", "transcript_index")}
-        for table in after:   # every row, every column as it was, and the language last: English
-            assert [r[:-1] for r in after[table]] == before[table], table
-            assert {r[-1] for r in after[table]} == {"en"}, table
+        for table in after:   # every row, every column as it was, and then the language: English
+            width = len(before[table][0])   # (revision 0007 adds columns to conversations after it)
+            assert [r[:width] for r in after[table]] == before[table], table
+            assert {r[width] for r in after[table]} == {"en"}, table
         assert language_rows(store.engine) == {"old-one": ("en", "en"), "old-two": ("en", "en")}
         assert schema_differences(store.engine) == []
         for word in ("tome", "tomé", "TOMÉ"):
@@ -306,14 +307,14 @@ def test_the_list_filters_by_language_with_the_other_filters(mixed):
 def test_the_list_page_shows_and_filters_the_language(app, staff):
     result_conversation(app, "spanish-patient-conversation-1", "es", SPANISH_WORDS)
     result_conversation(app, "english-patient-conversation-1", "en", "I'm 17")
-    page = staff.get("/staff/").get_data(as_text=True)
+    page = staff.get("/staff/conversations").get_data(as_text=True)
     rows = list_rows(page)
     assert set(rows) == {"spanish-patient-conversation-1", "english-patient-conversation-1"}
     assert '<span title="Spanish (es)">Español</span>' in rows["spanish-patient-conversation-1"]
     assert '<span title="English (en)">English</span>' in rows["english-patient-conversation-1"]
     assert '<th scope="col">Language</th>' in page
 
-    response = staff.get("/staff/?language=es&outcome=not_eligible&contact=no")
+    response = staff.get("/staff/conversations?language=es&outcome=not_eligible&contact=no")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert list(list_rows(page)) == ["spanish-patient-conversation-1"]
@@ -322,10 +323,10 @@ def test_the_list_page_shows_and_filters_the_language(app, staff):
     assert 'id="count-started">1<' in page
     exports = re.findall(r'href="(/staff/export\?[^"]+)"', page)
     assert exports and all("language=es" in e and "outcome=not_eligible" in e and "contact=no" in e for e in exports)
-    assert list(list_rows(staff.get("/staff/?language=en").get_data(as_text=True))) == \
+    assert list(list_rows(staff.get("/staff/conversations?language=en").get_data(as_text=True))) == \
         ["english-patient-conversation-1"]
 
-    refused = staff.get("/staff/?language=klingon")
+    refused = staff.get("/staff/conversations?language=klingon")
     assert refused.status_code == 400 and "Unknown language" in refused.get_data(as_text=True)
 
 
@@ -413,7 +414,7 @@ def test_a_language_switch_is_not_searchable_words():
 def test_the_list_page_finds_spanish_words_without_their_accents(app, staff):
     result_conversation(app, "spanish-patient-conversation-1", "es", SPANISH_WORDS)
     result_conversation(app, "english-patient-conversation-1", "en", "I'm 17")
-    page = staff.get("/staff/?q=tome+pastilla").get_data(as_text=True)
+    page = staff.get("/staff/conversations?q=tome+pastilla").get_data(as_text=True)
     rows = list_rows(page)
     assert list(rows) == ["spanish-patient-conversation-1"]
     assert html.escape(SPANISH_WORDS) in rows["spanish-patient-conversation-1"]   # the matching words, escaped
@@ -444,7 +445,7 @@ def test_the_transcript_of_a_spanish_conversation_gives_english_reasons_and_the_
 
     # the answers table: the value, and beside it the patient's own words, as text
     row = re.search(r'<th scope="row"><code>age</code></th>.*?</tr>', page, re.S).group(0)
-    assert "<td>17</td>" in row
+    assert '<td class="value"><strong>17</strong>' in row
     assert f'<td class="said">{html.escape(SPANISH_WORDS, quote=True)}</td>' in row
     assert SCRIPT not in page and "<script>alert" not in page
 
@@ -489,14 +490,14 @@ def test_a_spanish_conversation_through_the_engine_reaches_the_staff_pages_in_en
     assert stored_reason != ADULT_REASON, "the patient read the reason in Spanish"
     assert language_rows(store_of(app).engine)[sender] == ("es", "es")
 
-    listed = list_rows(staff.get("/staff/").get_data(as_text=True))
+    listed = list_rows(staff.get("/staff/conversations").get_data(as_text=True))
     assert '<span title="Spanish (es)">Español</span>' in listed[sender]
-    assert list(list_rows(staff.get("/staff/?language=es&q=tome").get_data(as_text=True))) == [sender]
+    assert list(list_rows(staff.get("/staff/conversations?language=es&q=tome").get_data(as_text=True))) == [sender]
     page = staff.get(f"/staff/conversations/{sender}").get_data(as_text=True)
     table = criteria_table(page)
     assert ADULT_REASON in table and html.escape(stored_reason, quote=False) not in table
     row = re.search(r'<th scope="row"><code>age</code></th>.*?</tr>', page, re.S).group(0)
-    assert "<td>17</td>" in row and f'<td class="said">{html.escape(typed)}</td>' in row
+    assert '<td class="value"><strong>17</strong>' in row and f'<td class="said">{html.escape(typed)}</td>' in row
     assert SCRIPT not in page
 
     # the patient switches to English: the conversation is English from then on

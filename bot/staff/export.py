@@ -26,10 +26,11 @@ from sqlalchemy.engine import Engine
 from actions.trial import Trial
 from bot.dialogue import Dialogue
 from bot.engine import initial_slots
-from bot.db.schema import as_utc, conversations, events, followups, now_utc
+from bot.db.schema import as_utc, conversations, corrections, events, followups, now_utc
 from bot.staff import fhir, redcap
 from bot.staff.queries import Filters, filtered_ids
-from bot.staff.transcript import record
+from bot.staff.transcript import CORRECTED_BY_STAFF, record
+from bot.staff.work import with_corrections
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SUMMARY_COLUMNS = ("conversation_id", "reference", "started_at", "last_activity", "completed", "current_question",
@@ -72,8 +73,9 @@ def _iso(value: Any, zone: ZoneInfo) -> str | None:
 
 def answer_values_for(item: dict[str, Any]) -> dict[str, Any]:
     """Data-dictionary answer id -> the value every export gives for it (None: "don't know"; an id
-    not in the mapping: not asked). The one place the exports read answer values: today the
-    patient's answers of the record (`bot.staff.transcript.record`)."""
+    not in the mapping: not asked). The one place the exports read answer values: the record's
+    answers with staff corrections applied (`conversations_with_events`; the patient's own value
+    stays in the JSON export's `original`)."""
     return {a.answer_id: a.value for a in item["record"].answers}
 
 
@@ -107,11 +109,16 @@ def conversations_with_events(engine: Engine, trial: Trial, filters: Filters, zo
                                     .order_by(followups.c.id)).mappings():
                 history[row["conversation_id"]].append(
                     {"at": _iso(row["at"], zone), "by": row["actor"], "status": row["status"], "note": row["note"]})
+            fixes: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+            for row in conn.execute(select(corrections).where(corrections.c.conversation_id.in_(ids))
+                                    .order_by(corrections.c.id)).mappings():
+                fixes[row["conversation_id"]].append(dict(row))
             for sender in ids:
                 if sender not in rows:
                     continue  # deleted meanwhile
-                yield {"summary": rows[sender], "record": record(trial, logs[sender], zone, initial=initial),
-                       "followups": history[sender]}
+                rec = record(trial, logs[sender], zone, initial=initial)
+                rec.answers = with_corrections(rec.answers, fixes[sender])
+                yield {"summary": rows[sender], "record": rec, "followups": history[sender]}
 
 
 def csv_header(trial: Trial) -> list[str]:
@@ -153,7 +160,8 @@ def json_item(item: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
         "eligible_from": _iso(s["eligible_from"], zone), "contact_requested": bool(s["contact_requested"]),
         "status": s["status"], "language": s.get("language") or "en", "contact": rec.contact,
         "answers": {a.answer_id: {"value": values.get(a.answer_id, a.value), "words": a.words, "status": a.status, "question": a.question,
-                                  "checked_back": a.checked_back,
+                                  "checked_back": a.checked_back, "obtained": a.obtained,
+                                  **({"original": a.original} if a.obtained == CORRECTED_BY_STAFF else {}),
                                   "changes": [{"at": _iso(c.at, zone), "old": c.old, "new": c.new,
                                                "how": c.how, "confirmed": c.confirmed} for c in a.changes]}
                     for a in rec.answers},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
@@ -18,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from actions.evaluator import Outcome
 from actions.translations import LANGUAGE_NAMES, OWN_NAMES
-from bot.db.schema import conversations, transcript_index
+from bot.db.schema import conversations, now_utc, transcript_index
 from bot.db.search import matching_documents, matching_line
 from bot.reference import as_reference
 
@@ -69,6 +70,8 @@ class Filters:
     date_to: dt.date | None = None      # started on or before (site date)
     query: str = ""                     # words the patient wrote
     language: str | None = None         # a LANGUAGES key
+    abandoned: str | None = None        # a question id: not completed, idle, stopped at that question
+    abandoned_after_minutes: float = 60.0   # idle this long: abandoned (the STAFF_ABANDONED_AFTER_MINUTES setting)
 
     @classmethod
     def from_args(cls, args: Mapping[str, Any]) -> tuple["Filters", list[str]]:
@@ -101,7 +104,11 @@ class Filters:
         if language and language not in LANGUAGES:
             problems.append(f"Unknown language {language!r}.")
             language = None
-        return cls(outcome, status, contact, dates["from"], dates["to"], query, language), problems
+        abandoned = (args.get("abandoned") or "").strip() or None
+        if abandoned and not QUESTION_ID.fullmatch(abandoned):
+            problems.append(f"Unknown question {abandoned[:64]!r}.")
+            abandoned = None
+        return cls(outcome, status, contact, dates["from"], dates["to"], query, language, abandoned), problems
 
     def as_args(self) -> dict[str, str]:
         """The filters as request arguments (for links and the export button)."""
@@ -109,11 +116,11 @@ class Filters:
                 "contact": {True: "yes", False: "no"}.get(self.contact, ""),
                 "from": self.date_from.isoformat() if self.date_from else "",
                 "to": self.date_to.isoformat() if self.date_to else "", "q": self.query,
-                "language": self.language or ""}
+                "language": self.language or "", "abandoned": self.abandoned or ""}
         return {k: v for k, v in args.items() if v}
 
     def describe(self) -> str:
-        """The filters in plain words (for the audit log and the page)."""
+        """The filters in plain words (for the page; the audit log's: bot.staff.export.audit_detail)."""
         parts = []
         if self.outcome:
             parts.append("outcome " + OUTCOMES.get(self.outcome, "none yet"))
@@ -127,12 +134,15 @@ class Filters:
             parts.append(f"started on or after {self.date_from.isoformat()}")
         if self.date_to:
             parts.append(f"started on or before {self.date_to.isoformat()}")
+        if self.abandoned:
+            parts.append(f"abandoned at question {self.abandoned}")
         if self.query:
             parts.append(f"patient wrote {self.query!r}" + (" (or reference)" if as_reference(self.query) else ""))
         return "; ".join(parts) or "all conversations"
 
 
 EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+QUESTION_ID = re.compile(r"[a-z0-9_]{1,64}")
 
 
 def parse_date(value: str) -> dt.date:
@@ -165,6 +175,9 @@ def where_clause(filters: Filters, zone: ZoneInfo, dialect: str):
         conditions.append(c.contact_requested == filters.contact)
     if filters.language:
         conditions.append(c.language == filters.language)
+    if filters.abandoned:
+        idle_since = now_utc() - dt.timedelta(minutes=filters.abandoned_after_minutes)
+        conditions += [c.completed.is_(False), c.current_question == filters.abandoned, c.last_activity < idle_since]
     if filters.date_from:
         conditions.append(c.started_at >= day_start_utc(filters.date_from, zone))
     if filters.date_to:

@@ -114,17 +114,38 @@ class Line:
     changed: str | None = None                          # a marker: this question's answer changed (text says how)
 
 
+# how an answer's value was obtained (Answer.obtained) -> how the staff pages say it
+TAPPED, TYPED_CONFIRMED, TYPED_UNCONFIRMED = "tapped", "typed_confirmed", "typed_unconfirmed"
+CHANGED_IN_REVIEW, CHANGED_BY_PATIENT, CORRECTED_BY_STAFF = "changed_in_review", "changed_by_patient", "corrected_by_staff"
+OBTAINED_WORDS = {
+    TAPPED: "tapped",
+    TYPED_CONFIRMED: "typed, confirmed by the patient",
+    TYPED_UNCONFIRMED: "typed, not confirmed",
+    CHANGED_IN_REVIEW: "changed in review",
+    CHANGED_BY_PATIENT: "changed by the patient (“Change my last answer”)",
+    CORRECTED_BY_STAFF: "corrected by staff",
+}
+
+
 @dataclass
 class Answer:
-    """One data-dictionary answer as the patient gave it."""
+    """One data-dictionary answer as the patient gave it (and, after a staff correction, the
+    corrected value with the patient's own kept in `original`)."""
 
     answer_id: str
     value: Any
     words: str | None
-    status: str               # "confirmed", "estimate" or "unknown"
+    status: str               # "confirmed" (given), "estimate" or "unknown" (don't know)
     question: str
     checked_back: bool = False                                     # checked back and confirmed by the patient
     changes: list[AnswerChange] = field(default_factory=list)      # oldest first, within the last run
+    obtained: str = TYPED_UNCONFIRMED                              # an OBTAINED_WORDS key
+    original: Any = None                                           # the patient's value, once corrected by staff
+    corrections: list[dict[str, Any]] = field(default_factory=list)   # staff corrections, oldest first
+
+    @property
+    def obtained_words(self) -> str:
+        return OBTAINED_WORDS.get(self.obtained, self.obtained)
 
 
 @dataclass
@@ -193,6 +214,7 @@ class _Reader:
         self.seen_user = False
         self.changes: dict[str, list[Change]] = {}
         self.checked_back: dict[str, bool] = {}
+        self.obtained: dict[str, str] = {}
         self._reset()
 
     def _reset(self) -> None:
@@ -207,6 +229,7 @@ class _Reader:
         self.patient_line: Line | None = None
         self.changes = {}
         self.checked_back = {}
+        self.obtained = {}
 
     def _question(self, name: str, value: Any) -> bool:
         if self.questions is not None:
@@ -279,6 +302,10 @@ class _Reader:
         reopened = name in self.cleared
         how = self.cleared.pop(name, None)
         self.last[name] = value
+        tapped = self.patient_line is not None and self.patient_line.tapped
+        # a reading checked back is confirmed with a tap ("Yes, that's right"): typed, confirmed
+        self.obtained[name] = {REVIEW: CHANGED_IN_REVIEW, GO_BACK: CHANGED_BY_PATIENT}.get(how or "") or (
+            TYPED_CONFIRMED if confirmed else TAPPED if tapped else TYPED_UNCONFIRMED)
         if old is None or (not reopened and old == value):
             return
         change = Change(name, at, old, value, how, confirmed)
@@ -311,12 +338,13 @@ def answer_changes(events: Iterable[dict[str, Any]], zone: ZoneInfo | None = Non
 
 
 def answers(trial: Trial, slots: dict[str, Any], changes: Mapping[str, list[Change]] | None = None,
-            checked_back: Mapping[str, bool] | None = None) -> list[Answer]:
-    """The answers of the questions that apply, in question order (with their changes and whether
-    the patient confirmed them after a check-back, when given)."""
+            checked_back: Mapping[str, bool] | None = None, obtained: Mapping[str, str] | None = None) -> list[Answer]:
+    """The answers of the questions that apply, in question order (with their changes, whether
+    the patient confirmed them after a check-back and how each was obtained, when given)."""
     rows: list[Answer] = []
     changes = changes or {}
     checked_back = checked_back or {}
+    obtained = obtained or {}
     for step in walk(trial, slots):
         if step.applies is not True or step.answer is None:
             continue
@@ -333,7 +361,8 @@ def answers(trial: Trial, slots: dict[str, Any], changes: Mapping[str, list[Chan
                                     c.old.get("text"), c.how, c.how_words, c.confirmed)
                        for c in changes.get(qid, []) if answer_id in c.answer_ids]
             rows.append(Answer(answer_id, value, given.get("text"), status, qid,
-                               checked_back=bool(checked_back.get(qid)), changes=history))
+                               checked_back=bool(checked_back.get(qid)), changes=history,
+                               obtained=obtained.get(qid, TYPED_UNCONFIRMED)))
     return rows
 
 
@@ -413,5 +442,5 @@ def record(trial: Trial, events: list[dict[str, Any]], zone: ZoneInfo | None = N
     """
     slots = State.fold(events, initial).slots
     reader = _Reader(zone, trial.questions_by_id).read(events)
-    return Record(reader.lines, answers(trial, slots, reader.changes, reader.checked_back), contact_of(slots), slots,
-                  reader.changes)
+    return Record(reader.lines, answers(trial, slots, reader.changes, reader.checked_back, reader.obtained),
+                  contact_of(slots), slots, reader.changes)

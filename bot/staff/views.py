@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -14,22 +15,22 @@ from flask_login import current_user, login_user, logout_user
 from markupsafe import Markup
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import func, insert, select, update
-from wtforms import PasswordField, StringField, TextAreaField
-from wtforms.validators import AnyOf, DataRequired, Length, Optional
+from sqlalchemy import func, select
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
 
 from bot import db
 from bot.engine import initial_slots
-from bot.staff import accounts, twofactor
+from bot.staff import accounts, twofactor, work
 from bot.staff.blueprint import bp
 from bot.staff.export import FORMAT_ERRORS, FORMATS, audit_detail, export_chunks
 from bot.db.schema import as_utc, audit_log as audit, conversations, followups, now_utc
 from bot.staff.queries import LANGUAGES, LANGUAGES_IN_ENGLISH, NO_OUTCOME, OUTCOMES, STATUSES, Filters, list_page
 from bot.staff.transcript import criteria_rows, record, value_words
+from bot.staff.work import QUEUE_OUTCOMES, QueueFilters, queue_page
 from bot.store import PURGE_REASON
 
 WRONG_LOGIN = "Wrong user name or password."
-NOTE_MAX = 5000
 
 
 class LoginForm(FlaskForm):
@@ -43,13 +44,6 @@ class CodeForm(FlaskForm):
     """A code from the authenticator app (or a recovery code)."""
 
     code = StringField("Code", validators=[DataRequired(), Length(max=32)])
-
-
-class FollowUpForm(FlaskForm):
-    """A follow-up change: the new status and an optional note."""
-
-    status = StringField("Follow-up status", validators=[DataRequired(), AnyOf(list(STATUSES))])
-    note = TextAreaField("Note", validators=[Optional(), Length(max=NOTE_MAX)])
 
 
 # -- helpers -----------------------------------------------------------------------
@@ -278,8 +272,23 @@ def _page_number() -> int:
 
 @bp.get("/")
 def index():
-    """The conversations, newest first, with filters, search, counts and pages."""
-    filters, problems = Filters.from_args(request.args)
+    """The work queue ("To follow up"): the conversations that need a person, oldest first."""
+    filters, problems = QueueFilters.from_args(request.args)
+    trial = _trial()
+    with _store().engine.connect() as conn:
+        page = queue_page(conn, filters, current_user.username, trial.today(), trial.zone, _page_number(),
+                          int(current_app.config["STAFF_PAGE_SIZE"]))
+    for row in page.rows:
+        row["href"] = url_for("staff.conversation", conversation_id=row["id"], back=request.full_path)
+    return render_template("staff/queue.html", page=page, filters=filters, args=filters.as_args(),
+                           problems=problems, staff=_staff_names(), today=trial.today(),
+                           QUEUE_OUTCOMES=QUEUE_OUTCOMES), 400 if problems else 200
+
+
+@bp.get("/conversations")
+def conversations_list():
+    """Every conversation, newest first, with filters, search, counts and pages."""
+    filters, problems = _list_filters()
     with _store().engine.connect() as conn:
         page = list_page(conn, filters, _trial().zone, _page_number(), int(current_app.config["STAFF_PAGE_SIZE"]))
     # one url_for for the page, not one per row (ids are URL-safe: A-Z a-z 0-9 _ . : -)
@@ -290,8 +299,20 @@ def index():
         row["href"] = f"{prefix}/{quote(row['id'], safe='')}?{suffix}"
     args = filters.as_args()
     return render_template("staff/list.html", page=page, filters=filters, args=args, problems=problems,
+                           questions=[(q.id, q.text) for q in _trial().for_language("en").questions],
                            export_csv=url_for("staff.export", format="csv", **args),
                            export_json=url_for("staff.export", format="json", **args)), 400 if problems else 200
+
+
+def _list_filters() -> tuple[Filters, list[str]]:
+    """The list's (and its exports') filters from the request, with the site's "abandoned" idle time."""
+    filters, problems = Filters.from_args(request.args)
+    return replace(filters, abandoned_after_minutes=float(current_app.config["STAFF_ABANDONED_AFTER_MINUTES"])), problems
+
+
+def _staff_names() -> list[str]:
+    """The active staff users' names (the owners a conversation can have)."""
+    return [u["username"] for u in accounts.list_users(_store().engine) if not u["disabled"]]
 
 
 # -- one conversation -----------------------------------------------------------------
@@ -301,9 +322,8 @@ def _history(conn, conversation_id: str) -> list[dict[str, Any]]:
                                           .order_by(followups.c.id)).mappings()]
 
 
-@bp.get("/conversations/<conversation_id>")
-def conversation(conversation_id: str):
-    """Transcript, answers, the stored result, contact details and the follow-up history."""
+def _record(conversation_id: str):
+    """The conversation's summary row and record, or a 404 that says why it is gone."""
     store = _store()
     summary = store.conversation(conversation_id)
     if summary is None:
@@ -313,50 +333,153 @@ def conversation(conversation_id: str):
         purged = gone[-1]["reason"].startswith(PURGE_REASON)
         abort(404, description="This conversation was deleted by the retention purge." if purged
               else "This conversation was deleted at the patient's request.")
-    events = store.events(conversation_id)
     dialogue = current_app.extensions["prescreen"].dialogue_engine.dialogue
-    rec = record(_trial(), events, _trial().zone, initial=initial_slots(dialogue))
-    with db.write(store.engine) as conn:
-        history = _history(conn, conversation_id)
+    return summary, record(_trial(), store.events(conversation_id), _trial().zone, initial=initial_slots(dialogue))
+
+
+def _work_context(conn, conversation_id: str, summary: dict[str, Any], rec) -> dict[str, Any]:
+    """What the conversation page and the visit summary show of the work on it."""
+    trial = _trial()
+    fixes = work.corrections_of(conn, conversation_id)
+    answers = work.with_corrections(rec.answers, fixes)
+    result = summary.get("result")
+    return {"answers": answers, "corrections": fixes, "history": _history(conn, conversation_id),
+            "attempts": work.attempts_of(conn, conversation_id),
+            "checks": work.check_list(trial, result, answers, work.ticks_of(conn, conversation_id)),
+            "today_view": work.todays_view(trial, rec, result, fixes), "result": result,
+            "criteria": criteria_rows(trial, result)}
+
+
+@bp.get("/conversations/<conversation_id>")
+def conversation(conversation_id: str):
+    """Transcript, answers, the stored result, contact details and the follow-up work."""
+    summary, rec = _record(conversation_id)
+    with db.write(_store().engine) as conn:
+        context = _work_context(conn, conversation_id, summary, rec)
         _audit("view_conversation", target=conversation_id, conn=conn)
     summary["progress"], summary["progress_class"] = _progress(summary)
-    form = FollowUpForm(status=summary["status"])
-    result = summary.get("result")
-    return render_template("staff/conversation.html", c=summary, rec=rec, result=result, history=history,
-                           criteria=criteria_rows(_trial(), result), criteria_version=_trial().model.version,
-                           form=form, result_json=json.dumps(result, indent=2, ensure_ascii=False) if result else None,
+    result = context["result"]
+    return render_template("staff/conversation.html", c=summary, rec=rec, **context,
+                           criteria_version=_trial().model.version, staff=_staff_names(),
+                           specs=_trial().for_language("en").answers, work=work,
+                           now_local=now_utc().astimezone(_trial().zone).strftime("%Y-%m-%dT%H:%M"),
+                           result_json=json.dumps(result, indent=2, ensure_ascii=False) if result else None,
                            back=_safe_next(request.args.get("back")) or url_for("staff.index"))
+
+
+@bp.get("/conversations/<conversation_id>/visit-summary")
+def visit_summary(conversation_id: str):
+    """One printable page for the screening visit: contact, answers with the patient's words, the
+    result, what to check and the follow-up so far."""
+    summary, rec = _record(conversation_id)
+    with db.write(_store().engine) as conn:
+        context = _work_context(conn, conversation_id, summary, rec)
+        _audit("view_visit_summary", target=conversation_id, conn=conn)
+    labels = {a: spec.label for a, spec in _trial().for_language("en").answers.items()}
+    return render_template("staff/visit_summary.html", c=summary, rec=rec, **context, work=work,
+                           trial=_trial().model, printed=now_utc(), specs_label=lambda a: labels.get(a, a))
+
+
+def _back_to(conversation_id: str, anchor: str):
+    return redirect(url_for("staff.conversation", conversation_id=conversation_id) + anchor)
+
+
+def _posted(conversation_id: str, anchor: str, save, done: str):
+    """Run a work form's `save(conn)` (after its CSRF token), in one transaction with its audit entry;
+    a WorkError is shown on the page and nothing is saved."""
+    if not PostForm().validate_on_submit():
+        flash("The form was out of date (no valid CSRF token). Reload the page and try again.", "error")
+        return _back_to(conversation_id, anchor)
+    try:
+        with db.write(_store().engine) as conn:
+            if conn.execute(select(conversations.c.id).where(conversations.c.id == conversation_id)).first() is None:
+                abort(404, description="There is no conversation with this id.")
+            message = save(conn)
+    except work.WorkError as exc:
+        flash(f"Not saved: {exc}", "error")
+        return _back_to(conversation_id, anchor)
+    flash(message or done, "info")
+    return _back_to(conversation_id, anchor)
+
+
+class PostForm(FlaskForm):
+    """Only the CSRF token (the work forms read their fields themselves)."""
 
 
 @bp.post("/conversations/<conversation_id>/follow-up")
 def follow_up(conversation_id: str):
-    """Record a follow-up change (status and/or note); nothing earlier is overwritten."""
-    store = _store()
-    form = FollowUpForm()
-    if not form.validate_on_submit():
-        flash("The follow-up was not saved: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in form.errors.items()),
-              "error")
-        return redirect(url_for("staff.conversation", conversation_id=conversation_id))
-    note = (form.note.data or "").strip() or None
-    with db.write(store.engine) as conn:
-        row = conn.execute(select(conversations.c.status).where(conversations.c.id == conversation_id)).first()
-        if row is None:
-            abort(404, description="There is no conversation with this id.")
-        previous = row[0]
-        if form.status.data == previous and not note:
-            flash("Nothing to save: choose another status or write a note.", "info")
-            return redirect(url_for("staff.conversation", conversation_id=conversation_id))
-        conn.execute(insert(followups).values(conversation_id=conversation_id, at=now_utc(), actor=current_user.username,
-                                              status=form.status.data, previous_status=previous, note=note))
-        if form.status.data != previous:
-            conn.execute(update(conversations).where(conversations.c.id == conversation_id)
-                         .values(status=form.status.data))
-        detail = f"status {previous} -> {form.status.data}" if form.status.data != previous else "note added"
-        if note and form.status.data != previous:
-            detail += "; note added"
-        _audit("follow_up", target=conversation_id, detail=detail, conn=conn)
-    flash("Follow-up saved.", "info")
-    return redirect(url_for("staff.conversation", conversation_id=conversation_id) + "#follow-up")
+    """Record a follow-up change (status, owner, next-action date, visit date, note); nothing earlier
+    is overwritten: each change is a row of the history."""
+    form = request.form
+
+    def save(conn):
+        wanted = work.FollowUp(status=(form.get("status") or "").strip(), owner=(form.get("owner") or "").strip(),
+                               next_action_on=work.optional_date(form.get("next_action_on"), "Next action date"),
+                               visit_on=work.optional_date(form.get("visit_on"), "Screening visit date"),
+                               note=work.note_of(form.get("note")))
+        changed = work.save_follow_up(conn, conversation_id, wanted, current_user.username, _staff_names())
+        if not changed:
+            return "Nothing to save: nothing was changed and there is no note."
+        _audit("follow_up", target=conversation_id, detail="changed: " + ", ".join(changed), conn=conn)
+        return None
+    return _posted(conversation_id, "#follow-up", save, "Follow-up saved.")
+
+
+@bp.post("/conversations/<conversation_id>/attempts")
+def contact_attempt(conversation_id: str):
+    """Record a try to reach the patient: when (site time), how, with what result, a note."""
+    form = request.form
+
+    def save(conn):
+        when = (form.get("at") or "").strip()
+        try:
+            at = dt.datetime.fromisoformat(when).replace(tzinfo=_trial().zone) if when else now_utc()
+        except ValueError:
+            raise work.WorkError(f"When {when!r} is not a date and time.") from None
+        work.add_attempt(conn, conversation_id, at, (form.get("method") or "").strip(),
+                         (form.get("result") or "").strip(), work.note_of(form.get("note")), current_user.username)
+        _audit("contact_attempt", target=conversation_id, detail="contact attempt recorded", conn=conn)
+    return _posted(conversation_id, "#attempts", save, "Contact attempt saved.")
+
+
+@bp.post("/conversations/<conversation_id>/check")
+def check_item(conversation_id: str):
+    """Tick (or untick) one "to check" item of the result, with a note."""
+    form = request.form
+
+    def save(conn):
+        key = (form.get("item") or "").strip()
+        summary = _store().conversation(conversation_id) or {}
+        items = {work.item_key(t): t for t in (summary.get("result") or {}).get("to_check") or []}
+        if key not in items:
+            raise work.WorkError("That item is no longer in the result's list.")
+        done = form.get("done") == "yes"
+        work.tick(conn, conversation_id, key, items[key], done, work.note_of(form.get("note")),
+                  current_user.username)
+        _audit("check_item", target=conversation_id, detail="item ticked" if done else "item unticked", conn=conn)
+        return "Item ticked." if done else "Item marked as not checked."
+    return _posted(conversation_id, "#to-check", save, "Saved.")
+
+
+@bp.post("/conversations/<conversation_id>/correct")
+def correct_answer(conversation_id: str):
+    """Correct one answer: the patient's value is kept, the result is re-evaluated as of the
+    conversation's date."""
+    form = request.form
+    answer_id = (form.get("answer") or "").strip()[:64]
+    _, rec = _record(conversation_id)
+
+    def save(conn):
+        value = work.parse_value(_trial().for_language("en"), answer_id, form)
+        before, after = work.correct(conn, _trial(), conversation_id, rec, answer_id, value,
+                                     form.get("reason") or "", current_user.username)
+        _audit("correct_answer", target=conversation_id, detail=f"answer {answer_id}; result re-evaluated",
+               conn=conn)
+        if before != after:
+            return (f"Answer corrected. The result changed from {OUTCOMES.get(before, before)} to "
+                    f"{OUTCOMES.get(after, after)}.")
+        return "Answer corrected. The result's outcome stays the same."
+    return _posted(conversation_id, "#answers", save, "Answer corrected.")
 
 
 # -- audit log ------------------------------------------------------------------------
@@ -400,7 +523,7 @@ def export():
     kind = request.args.get("format", "csv")
     if kind not in FORMATS:
         abort(400)
-    filters, problems = Filters.from_args(request.args)
+    filters, problems = _list_filters()
     if problems:
         abort(400)
     trial = _trial()
