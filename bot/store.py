@@ -55,6 +55,15 @@ CONTACT_REQUESTED = "contact_requested"   # a notification's reason besides thos
 NOT_PASSED = ("fail", "wait", "unknown")  # the verdicts kept in result_criteria
 
 
+def not_passed(result: dict[str, Any] | None) -> dict[str, str]:
+    """Criterion id -> verdict of a result's criteria that did not pass (the rows of result_criteria)."""
+    verdicts: dict[str, str] = {}
+    for criterion in (result or {}).get("criteria") or []:
+        if criterion.get("verdict") in NOT_PASSED:
+            verdicts.setdefault(str(criterion.get("id"))[:64], criterion["verdict"])
+    return verdicts
+
+
 def attempts(count: int) -> Iterator[bool]:
     """Retries with growing pauses (0.05 s, doubling, at most 1 s): yields whether this is the last
     attempt; the loop breaks out when one succeeds."""
@@ -359,10 +368,7 @@ class TurnConnection:
         if "result" in summary:
             self.sql.completed_at.run(cur, cid)
             self.sql.forget_criteria.run(cur, cid)
-            verdicts = {}
-            for criterion in (summary.get("result") or {}).get("criteria") or []:
-                if criterion.get("verdict") in NOT_PASSED:
-                    verdicts.setdefault(str(criterion.get("id"))[:64], criterion["verdict"])
+            verdicts = not_passed(summary.get("result"))
             if verdicts:
                 self.sql.add_criterion.run_many(cur, [{**cid, "criterion": k, "verdict": v}
                                                       for k, v in verdicts.items()])

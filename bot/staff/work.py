@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
@@ -26,9 +25,10 @@ from actions.qtypes.last_dose import LAST_DOSE_WORDS
 from actions.trial import Trial, check_answer_value
 from bot.db.schema import (as_utc, check_items, contact_attempts, conversations, corrections, followups, now_utc,
                            result_criteria)
+from bot.jsoncodec import loads
 from bot.staff.queries import LANGUAGES, OUTCOMES, STATUSES, parse_date
 from bot.staff.transcript import CORRECTED_BY_STAFF, Answer, Record, contact_of, criteria_rows, value_words
-from bot.store import CONTACT_REQUESTED, NEEDS_PERSON, NOT_PASSED
+from bot.store import CONTACT_REQUESTED, NEEDS_PERSON, not_passed
 
 # follow-up statuses after which a conversation leaves the queue (unless asked for)
 CLOSED_STATUSES = ("enrolled", "not_a_fit", "could_not_reach")
@@ -180,7 +180,7 @@ def queue_page(conn: Connection, filters: QueueFilters, me: str, today: dt.date,
     for row in rows:
         detail = details.get(row["id"]) or {}
         state = detail.get("state")
-        slots = (json.loads(state).get("slots") or {}) if state else {}
+        slots = (loads(state).get("slots") or {}) if state else {}   # (a row stored before snapshots: none)
         row["contact"] = contact_of(slots)
         result = detail.get("result") or {}
         open_items = [t for t in result.get("to_check") or [] if item_key(t) not in done.get(row["id"], set())]
@@ -390,10 +390,7 @@ def store_result(conn: Connection, conversation_id: str, result: dict[str, Any])
         conn.execute(update(conversations).where(c.id == conversation_id, c.needs_person_since.is_(None))
                      .values(needs_person_since=now_utc()))
     conn.execute(delete(result_criteria).where(result_criteria.c.conversation_id == conversation_id))
-    verdicts: dict[str, str] = {}
-    for criterion in result.get("criteria") or []:
-        if criterion.get("verdict") in NOT_PASSED:
-            verdicts.setdefault(str(criterion["id"])[:64], criterion["verdict"])
+    verdicts = not_passed(result)
     if verdicts:
         started = conn.execute(select(c.started_at).where(c.id == conversation_id)).scalar_one()
         conn.execute(insert(result_criteria), [{"conversation_id": conversation_id, "criterion_id": k,
