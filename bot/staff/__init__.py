@@ -16,6 +16,7 @@ from flask import Flask, current_app
 from flask_login import LoginManager
 
 from bot.staff import views  # noqa: F401  (its routes join the blueprint)
+from bot.staff import insights_views  # noqa: F401  (/staff/insights and its CSV)
 from bot.staff import notify_views  # noqa: F401  (/staff/r/<reference>, the notifications' link)
 from bot.staff.accounts import load_user
 from bot.staff.blueprint import bp, csrf

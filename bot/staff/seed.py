@@ -5,9 +5,13 @@
 First a few dozen patients with random answers talk to the real engine (in a
 scratch database) to make conversation templates; then every seeded
 conversation copies one template, whole (completed) or cut short (abandoned),
-with its own id, start time and timestamps, and is bulk-inserted: summary row,
-event log and full-text index rows. Follow-up statuses are spread over the
-completed ones. It never runs the engine per seeded conversation.
+with its own id, start time and timestamps, and is bulk-inserted: summary row
+(with its completion and needs-a-person times, as the store's turn writes
+them), event log, full-text index rows and the result's criteria that did not
+pass (`result_criteria`). Follow-up work is spread over the completed ones that
+need a person: a status history in `followups` (contacted, then a screening
+visit, then enrolled; or not a fit, could not reach), contact attempts and visit
+dates. It never runs the engine per seeded conversation.
 `--spanish 0.2`: a fifth of the templates talk to the engine in Spanish (the
 widget's metadata.language; they tap Spanish buttons or type their titles).
 """
@@ -35,6 +39,12 @@ DOSE_WORDS = ["2 weeks ago", "3 weeks ago", "last month", "in September", "about
 OUTCOME_MIX = {Outcome.NOT_ELIGIBLE: 0.4, Outcome.NEEDS_REVIEW: 0.3, Outcome.LIKELY_ELIGIBLE: 0.15,
                Outcome.ELIGIBLE_AFTER_WASHOUT: 0.15}
 TYPED_EXTRA = ["not sure", "I think so", "no idea", "maybe last summer", "my doctor said yes", "I don't know"]
+# what happened to a completed conversation that needs a person (a result that needs one, or a contact
+# request): its follow-up statuses in order, with a weight; the rest stay "new"
+WORK_PATHS = [((), 0.35), (("contacted",), 0.2), (("could_not_reach",), 0.1), (("contacted", "not_a_fit"), 0.1),
+              (("contacted", "screening_visit_scheduled"), 0.15),
+              (("contacted", "screening_visit_scheduled", "enrolled"), 0.1)]
+SEED_STAFF = "seed-coordinator"
 
 
 @dataclass
@@ -44,6 +54,22 @@ class Template:
     events: list[dict[str, Any]]
     turns: list[tuple[int, dict[str, Any]]]    # (events after this turn, summary fields after this turn)
     language: str = "en"
+
+    def result_turns(self) -> list[int]:
+        """The turns that gave a result (0-based)."""
+        found, turn = [], 0
+        for i, event in enumerate(self.events):
+            while turn < len(self.turns) - 1 and i >= self.turns[turn][0]:
+                turn += 1
+            if event.get("event") == "bot" and "prescreen_result" in ((event.get("data") or {}).get("custom") or {}):
+                found.append(turn)
+        return found
+
+    def first_needing_person(self) -> int | None:
+        """The first turn after which the conversation needed a person (bot/store.py `_work`)."""
+        from bot.store import NEEDS_PERSON
+        return next((i for i, (_, s) in enumerate(self.turns)
+                     if s.get("outcome") in NEEDS_PERSON or s.get("contact_requested")), None)
 
 
 def _summary(row: dict[str, Any]) -> dict[str, Any]:
@@ -132,10 +158,9 @@ def seed(url: str, count: int, criteria: str, templates: int = 60, days: int = 3
     templates in Spanish)."""
     from sqlalchemy import insert
 
-    from bot.db.schema import conversations, events, transcript_index
+    from bot.db.schema import contact_attempts, conversations, events, followups, result_criteria, transcript_index
     from bot.db.search import searchable_text
-    from bot.staff.queries import STATUSES
-    from bot.store import Store
+    from bot.store import NOT_PASSED, Store
 
     rng = random.Random(seed_value)
     started = time.perf_counter()
@@ -158,7 +183,7 @@ def seed(url: str, count: int, criteria: str, templates: int = 60, days: int = 3
             event = dict(event, timestamp=0.0)
             event.pop("message_id", None)
             texts.append(json.dumps(event, ensure_ascii=False).replace('"timestamp": 0.0', '"timestamp": %TS%'))
-        prepared.append((t, texts, turn_of))
+        prepared.append((t, texts, turn_of, t.result_turns(), t.first_needing_person()))
 
     # pick templates so that the final outcomes come in a plausible mix
     by_outcome: dict[Any, list] = {}
@@ -168,7 +193,7 @@ def seed(url: str, count: int, criteria: str, templates: int = 60, days: int = 3
     class_weights = [OUTCOME_MIX.get(c, 0.1) for c in classes]
     log("template outcomes: " + ", ".join(f"{c}: {len(by_outcome[c])}" for c in classes))
 
-    statuses = list(STATUSES)
+    paths, path_weights = [p for p, _ in WORK_PATHS], [w for _, w in WORK_PATHS]
     done = 0
     span = days * 86400
     with store.engine.connect() as conn:
@@ -177,9 +202,10 @@ def seed(url: str, count: int, criteria: str, templates: int = 60, days: int = 3
             conn.connection.driver_connection.execute("PRAGMA synchronous=OFF")
         while done < count:
             size = min(batch, count - done)
-            summary_rows, event_rows, index_rows = [], [], []
+            summary_rows, event_rows, index_rows, criteria_rows, followup_rows, attempt_rows = [], [], [], [], [], []
             for _ in range(size):
-                template, texts, turn_of = rng.choice(by_outcome[rng.choices(classes, class_weights)[0]])
+                template, texts, turn_of, result_turns, first_person = rng.choice(
+                    by_outcome[rng.choices(classes, class_weights)[0]])
                 last_turn = len(template.turns) - 1
                 if rng.random() < 0.3 and last_turn > 1:
                     last_turn = rng.randint(0, last_turn - 1)     # abandoned part way
@@ -191,13 +217,48 @@ def seed(url: str, count: int, criteria: str, templates: int = 60, days: int = 3
                     stamps.append(t)
                     t += rng.uniform(3, 60)
                 last = stamps[-1]
-                status = "new"
-                if summary["completed"] and rng.random() < 0.5:
-                    status = rng.choice(statuses)
-                summary_row = dict(summary, id=sender, trial_id=template_trial(template),
-                                   started_at=dt.datetime.fromtimestamp(start, dt.timezone.utc),
+                started_at = dt.datetime.fromtimestamp(start, dt.timezone.utc)
+                given = [r for r in result_turns if r <= last_turn]
+                completed_at = (dt.datetime.fromtimestamp(stamps[given[-1]], dt.timezone.utc)
+                                if summary["completed"] and given else None)
+                needs_person = first_person is not None and first_person <= last_turn
+                status, visit_on = "new", None
+                if summary["completed"] and needs_person:
+                    path = rng.choices(paths, path_weights)[0]
+                    at, previous = last + rng.uniform(3600, 5 * 86400), "new"
+                    for step in path:
+                        at += rng.uniform(3600, 7 * 86400)
+                        when = dt.datetime.fromtimestamp(min(at, now.timestamp()), dt.timezone.utc)
+                        if step == "screening_visit_scheduled":
+                            visit_on = (when + dt.timedelta(days=rng.randint(3, 21))).date()
+                        followup_rows.append({"conversation_id": sender, "at": when, "actor": SEED_STAFF,
+                                              "status": step, "previous_status": previous, "note": None,
+                                              "owner": None, "next_action_on": None, "visit_on": visit_on})
+                        if step in ("contacted", "could_not_reach"):
+                            tries = 1 if step == "contacted" else rng.randint(2, 3)
+                            for n in range(tries):
+                                result = "reached" if step == "contacted" and n == tries - 1 else rng.choice(
+                                    ["no_answer", "left_message"])
+                                attempt_rows.append({"conversation_id": sender, "at": when, "recorded_at": when,
+                                                     "actor": SEED_STAFF, "method": "phone", "result": result,
+                                                     "note": None})
+                        previous = step
+                    status = path[-1] if path else "new"
+                elif summary["completed"] and rng.random() < 0.1:
+                    status = "not_a_fit"     # a ruled-out patient told so by the team
+                summary_row = dict(summary, id=sender, trial_id=template_trial(template), started_at=started_at,
                                    last_activity=dt.datetime.fromtimestamp(last, dt.timezone.utc),
-                                   turns=last_turn + 1, status=status, eligible_from=_date(summary["eligible_from"]))
+                                   turns=last_turn + 1, status=status, eligible_from=_date(summary["eligible_from"]),
+                                   completed_at=completed_at, visit_on=visit_on,
+                                   needs_person_since=(dt.datetime.fromtimestamp(stamps[first_person], dt.timezone.utc)
+                                                       if needs_person else None))
+                if summary["completed"]:
+                    verdicts: dict[str, str] = {}
+                    for criterion in (summary.get("result") or {}).get("criteria") or []:
+                        if criterion.get("verdict") in NOT_PASSED:
+                            verdicts.setdefault(str(criterion.get("id"))[:64], criterion["verdict"])
+                    criteria_rows += [{"conversation_id": sender, "criterion_id": k, "verdict": v,
+                                       "started_at": started_at} for k, v in verdicts.items()]
                 if "last_seq" in conversations.c:   # the store's "last event number" (a later store version)
                     summary_row["last_seq"] = n_events
                 if "language" in conversations.c:
@@ -222,6 +283,10 @@ def seed(url: str, count: int, criteria: str, templates: int = 60, days: int = 3
                 conn.execute(insert(events), event_rows)
                 if index_rows:
                     conn.execute(insert(transcript_index), index_rows)
+                for table, rows in ((result_criteria, criteria_rows), (followups, followup_rows),
+                                    (contact_attempts, attempt_rows)):
+                    if rows:
+                        conn.execute(insert(table), rows)
             done += size
             if done % (batch * 20) == 0 or done == count:
                 log(f"{done} conversations ({time.perf_counter() - started:.0f} s)")
