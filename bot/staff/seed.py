@@ -160,7 +160,7 @@ def seed(url: str, count: int, criteria: str, templates: int = 60, days: int = 3
 
     from bot.db.schema import contact_attempts, conversations, events, followups, result_criteria, transcript_index
     from bot.db.search import searchable_text
-    from bot.store import NOT_PASSED, Store
+    from bot.store import Store, not_passed
 
     rng = random.Random(seed_value)
     started = time.perf_counter()
@@ -252,13 +252,9 @@ def seed(url: str, count: int, criteria: str, templates: int = 60, days: int = 3
                                    completed_at=completed_at, visit_on=visit_on,
                                    needs_person_since=(dt.datetime.fromtimestamp(stamps[first_person], dt.timezone.utc)
                                                        if needs_person else None))
-                if summary["completed"]:
-                    verdicts: dict[str, str] = {}
-                    for criterion in (summary.get("result") or {}).get("criteria") or []:
-                        if criterion.get("verdict") in NOT_PASSED:
-                            verdicts.setdefault(str(criterion.get("id"))[:64], criterion["verdict"])
+                if summary["completed"]:   # the rows the store's turn writes (bot/store.py)
                     criteria_rows += [{"conversation_id": sender, "criterion_id": k, "verdict": v,
-                                       "started_at": started_at} for k, v in verdicts.items()]
+                                       "started_at": started_at} for k, v in not_passed(summary.get("result")).items()]
                 if "last_seq" in conversations.c:   # the store's "last event number" (a later store version)
                     summary_row["last_seq"] = n_events
                 if "language" in conversations.c:
