@@ -87,16 +87,26 @@ def main() -> int:
     month_end = newest.date().isoformat() if newest else "2030-01-01"
     month_start = (newest.date().replace(day=1)).isoformat() if newest else "2029-12-01"
     ok = True
-    ok &= report("list, no filter", timed(client, "/staff/", args.runs), None)
+    # the work queue (the staff landing page): the target is the list's
     for label, url in [
-        ("list, outcome=needs_review", "/staff/?outcome=needs_review"),
-        ("list, outcome=not_eligible, page 50", "/staff/?outcome=not_eligible&page=50"),
-        ("list, status=contacted", "/staff/?status=contacted"),
-        ("list, contact=no + status=new", "/staff/?contact=no&status=new"),
-        ("list, one month", f"/staff/?from={month_start}&to={month_end}"),
-        ("list, search 'sure' (in half of them)", "/staff/?q=sure"),
-        ("list, search 'ulcers' + outcome", "/staff/?q=ulcers&outcome=needs_review"),
-        ("list, all filters", f"/staff/?outcome=needs_review&status=new&contact=no&from=2000-01-01&to={month_end}"),
+        ("queue, default (oldest first)", "/staff/"),
+        ("queue, page 20", "/staff/?page=20"),
+        ("queue, nobody's + needs review", "/staff/?owner=nobody&reason=needs_review"),
+        ("queue, with closed follow-ups, language=es", "/staff/?closed=yes&language=es"),
+    ]:
+        ok &= report(label, timed(client, url, args.runs), LIST_TARGET_MS)
+    ok &= report("list, no filter", timed(client, "/staff/conversations", args.runs), None)
+    for label, url in [
+        ("list, outcome=needs_review", "/staff/conversations?outcome=needs_review"),
+        ("list, outcome=not_eligible, page 50", "/staff/conversations?outcome=not_eligible&page=50"),
+        ("list, status=contacted", "/staff/conversations?status=contacted"),
+        ("list, contact=no + status=new", "/staff/conversations?contact=no&status=new"),
+        ("list, one month", f"/staff/conversations?from={month_start}&to={month_end}"),
+        ("list, abandoned at question heart", "/staff/conversations?abandoned=heart"),
+        ("list, search 'sure' (in half of them)", "/staff/conversations?q=sure"),
+        ("list, search 'ulcers' + outcome", "/staff/conversations?q=ulcers&outcome=needs_review"),
+        ("list, all filters", f"/staff/conversations?outcome=needs_review&status=new&contact=no&from=2000-01-01"
+                              f"&to={month_end}"),
     ]:
         ok &= report(label, timed(client, url, args.runs), LIST_TARGET_MS)
     transcript_times = []

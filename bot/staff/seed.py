@@ -160,6 +160,7 @@ def seed(url: str, count: int, criteria: str, templates: int = 60, days: int = 3
 
     from bot.db.schema import contact_attempts, conversations, events, followups, result_criteria, transcript_index
     from bot.db.search import searchable_text
+    from bot.reference import new_reference
     from bot.store import Store, not_passed
 
     rng = random.Random(seed_value)
@@ -195,6 +196,7 @@ def seed(url: str, count: int, criteria: str, templates: int = 60, days: int = 3
 
     paths, path_weights = [p for p, _ in WORK_PATHS], [w for _, w in WORK_PATHS]
     done = 0
+    codes: set[str] = set()
     span = days * 86400
     with store.engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
@@ -255,6 +257,11 @@ def seed(url: str, count: int, criteria: str, templates: int = 60, days: int = 3
                 if summary["completed"]:   # the rows the store's turn writes (bot/store.py)
                     criteria_rows += [{"conversation_id": sender, "criterion_id": k, "verdict": v,
                                        "started_at": started_at} for k, v in not_passed(summary.get("result")).items()]
+                code = new_reference()
+                while code in codes:   # unique in the database (about 7 collisions in 100,000 draws)
+                    code = new_reference()
+                codes.add(code)
+                summary_row["reference"] = code
                 if "last_seq" in conversations.c:   # the store's "last event number" (a later store version)
                     summary_row["last_seq"] = n_events
                 if "language" in conversations.c:
