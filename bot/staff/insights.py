@@ -260,8 +260,9 @@ def criteria_counts(conn: Connection, period: Period, zone: ZoneInfo) -> dict[tu
     need review (an unknown beside a fail sent nobody to review), `wait` among the results that need
     review or are eligible after a washout.
 
-    Read from indexes only, but for the few `wait` rows: fails from result_criteria's index on
-    (started_at, verdict, criterion_id); waits with their conversation's outcome; and every
+    Read from indexes only: fails and waits from result_criteria's index on (verdict, started_at,
+    criterion_id, conversation_id), only the rows of that verdict; waits with their conversation's
+    outcome; and every
     criterion of the needs-review results (conversations' outcome index, then result_criteria's
     primary key), which are unknown or wait (a fail would make the result "not eligible"), so the
     unknowns are those less the waits."""

@@ -2,7 +2,7 @@
 page.
 
 - `conversations`: `needs_person_since` (the work queue's order), `completed_at`, `owner`,
-  `next_action_on`, `visit_on`, and the queue's covering index;
+  `next_action_on`, `visit_on`, the queue's covering index and one for the time to complete;
 - `followups`: the owner, next-action date and visit date each change left, and an index by status
   (the funnel's "contacted", "visit scheduled", "enrolled");
 - new tables `contact_attempts`, `check_items`, `corrections`, `result_criteria`, `notifications`
@@ -99,7 +99,8 @@ def upgrade() -> None:
             sa.Column("criterion_id", sa.String(64), primary_key=True),
             sa.Column("verdict", sa.String(16), nullable=False),
             sa.Column("started_at", sa.DateTime(timezone=True), nullable=False))
-        op.create_index("ix_result_criteria_started", "result_criteria", ["started_at", "verdict", "criterion_id"])
+        op.create_index("ix_result_criteria_verdict", "result_criteria",
+                        ["verdict", "started_at", "criterion_id", "conversation_id"])
         _fill_result_criteria(bind)
     if "notifications" not in tables:
         op.create_table(
@@ -123,9 +124,13 @@ def upgrade() -> None:
                .values(needs_person_since=c.c.last_activity))
     op.execute(c.update().where(c.c.completed_at.is_(None), c.c.completed.is_(True))
                .values(completed_at=c.c.last_activity))
-    if "ix_conversations_queue" not in {i["name"] for i in sa.inspect(bind).get_indexes("conversations")}:
+    have = {i["name"] for i in sa.inspect(bind).get_indexes("conversations")}
+    if "ix_conversations_queue" not in have:
         op.create_index("ix_conversations_queue", "conversations",
                         ["needs_person_since", "id", "status", "outcome", "contact_requested", "language"])
+    if "ix_conversations_completion" not in have:
+        op.create_index("ix_conversations_completion", "conversations",
+                        ["started_at", "completed", "completed_at", "language"])
 
 
 def _fill_result_criteria(bind) -> None:
