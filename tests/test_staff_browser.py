@@ -81,7 +81,7 @@ def test_coordinator_filters_reads_marks_contacted_and_exports(server, watched, 
     page, base = watched, server.url
     log_in(page, base)
     assert rows(page) == 1, "the work queue: only the likely-eligible one needs a person"
-    page.get_by_role("link", name="All conversations").click()
+    page.get_by_role("link", name="All conversations", exact=True).click()
     assert rows(page) == 3
     assert page.locator("#count-started").inner_text() == "3"
 
@@ -111,7 +111,7 @@ def test_coordinator_filters_reads_marks_contacted_and_exports(server, watched, 
     assert store_of(server.app).conversation("young")["status"] == "contacted"
 
     # back to the list, filtered by the new status, and export it
-    page.get_by_role("link", name="← Back to the list").click()
+    page.get_by_role("link", name="← Back").click()
     page.get_by_label("Outcome").select_option("")
     page.get_by_label("Follow-up").select_option("contacted")
     page.get_by_role("button", name="Apply").click()
@@ -130,6 +130,7 @@ def test_coordinator_filters_reads_marks_contacted_and_exports(server, watched, 
 def test_patient_markup_is_shown_as_text(server, watched):
     page, base = watched, server.url
     log_in(page, base)
+    page.goto(base + "/staff/conversations")
     page.get_by_label("Patient's words").fill("alert")
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url("**q=alert**")
@@ -149,6 +150,7 @@ def test_contact_details_of_a_fictional_trial_patient(tmp_path, page):
     live = LiveServer(app)
     try:
         log_in(page, live.url)
+        page.goto(live.url + "/staff/conversations")
         page.get_by_label("Contact requested").select_option("yes")
         page.get_by_role("button", name="Apply").click()
         page.wait_for_url("**contact=yes**")

@@ -131,6 +131,13 @@ def test_follow_up_records_owner_dates_and_status_and_the_queue_filters_by_owner
     bad = post(staff, "unsure-conversation-01", "follow-up", {"status": "contacted", "next_action_on": "31/12/2026"})
     assert "is not a date" in bad.get_data(as_text=True)
     assert store_of(app).conversation("unsure-conversation-01")["owner"] == "carol"
+    # the page's "Back" still leads where it led (a same-site staff page only)
+    kept = post(staff, "unsure-conversation-01", "follow-up", {"status": "contacted", "owner": "carol",
+                                                               "note": "x", "back": "/staff/conversations?outcome=x"})
+    assert 'href="/staff/conversations?outcome=x">← Back' in kept.get_data(as_text=True)
+    elsewhere = post(staff, "unsure-conversation-01", "follow-up", {"status": "contacted", "owner": "carol",
+                                                                    "note": "y", "back": "https://evil.example/"})
+    assert 'href="/staff/">← Back' in elsewhere.get_data(as_text=True)
     # closed follow-ups leave the queue unless asked for
     post(staff, "unsure-conversation-01", "follow-up", {"status": "enrolled", "owner": "carol"})
     assert queue_refs(staff.get("/staff/").get_data(as_text=True)) == [reference(app, "likely-conversation-01")]

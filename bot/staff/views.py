@@ -381,7 +381,10 @@ def visit_summary(conversation_id: str):
 
 
 def _back_to(conversation_id: str, anchor: str):
-    return redirect(url_for("staff.conversation", conversation_id=conversation_id) + anchor)
+    """The conversation page again, keeping where its "Back" link leads (the queue or a filtered list)."""
+    back = _safe_next(request.form.get("back"))
+    return redirect(url_for("staff.conversation", conversation_id=conversation_id, **({"back": back} if back else {}))
+                    + anchor)
 
 
 def _posted(conversation_id: str, anchor: str, save, done: str):
