@@ -60,7 +60,7 @@ def user_time(app, sender: str, said: str, nth: int = -1) -> dt.datetime:
 
 def answers_row(page: str, answer_id: str) -> str:
     """The answers-table row of one answer id, as HTML."""
-    match = re.search(r'<tr>\s*<th scope="row"><code>' + re.escape(answer_id) + r'</code></th>.*?</tr>', page, re.S)
+    match = re.search(r'<tr id="answer-' + re.escape(answer_id) + r'">\s*<th scope="row"><code>' + re.escape(answer_id) + r'</code></th>.*?</tr>', page, re.S)
     assert match, f"no row for {answer_id} in the answers table"
     return match.group(0)
 
@@ -139,14 +139,14 @@ def test_the_staff_page_shows_the_change(app, staff):
     at = record_of(app, p.sender).changes["diagnosis"][0].at.strftime("%Y-%m-%d %H:%M:%S")
 
     row = answers_row(page, "ssc_diagnosis")
-    assert "<td>yes</td>" in row
+    assert '<td class="value"><strong>yes</strong>' in row and "changed in review" in row
     assert "changed from <strong>no</strong> to <strong>yes</strong>" in row
     assert f">{at}</time>" in row and html.escape("“Change answer” on the review") in row
     assert "earlier words: <q class=\"said\">No</q>" in row
     assert '<th scope="col">Changes</th>' in page
     unchanged = answers_row(page, "age")
-    assert '<td class="changes">—</td>' in unchanged and "changed from" not in unchanged
-    assert '<code>age</code></th>\n        <td>54</td>' in page      # the row's old markup is kept
+    assert re.search(r'<td class="changes">—\s', unchanged) and "changed from" not in unchanged
+    assert '<td class="value"><strong>54</strong>' in unchanged and "typed, not confirmed" in unchanged
 
     text = html.unescape(page)
     assert "Patient (tapped) · takes back the answer to <code>diagnosis</code>" in text
@@ -219,7 +219,7 @@ def test_an_answer_confirmed_after_a_check_back_is_marked(app, staff):
     assert check.question == "age" and "Just to check" in check.text
 
     row = answers_row(page := staff.get(f"/staff/conversations/{p.sender}").get_data(as_text=True), "age")
-    assert '<span class="checked-back">confirmed by the patient</span>' in row
+    assert "typed, confirmed by the patient" in row
     assert "Bot · question <code>age</code> · check-back" in html.unescape(page)
 
 
@@ -241,7 +241,8 @@ def test_a_confirmed_reading_changed_to_one_taken_as_read(app, staff):
         ({"age": 17}, {"age": 54}, REVIEW, False)
     assert row_of(rec, "age").checked_back is False   # the answer now is the one taken as read
     row = answers_row(staff.get(f"/staff/conversations/{p.sender}").get_data(as_text=True), "age")
-    assert "changed from <strong>17</strong> to <strong>54</strong>" in row and "checked-back" not in row
+    assert "changed from <strong>17</strong> to <strong>54</strong>" in row and "confirmed by the patient" not in row
+    assert "changed in review" in row
 
 
 def test_a_check_back_denied_is_no_change(app):

@@ -1,7 +1,8 @@
-"""Staff review: login, the conversation list, transcripts, follow-up, audit, export.
+"""Staff review: login, the work queue (the landing page), the conversation list, transcripts,
+follow-up (work.py), the insights page, the visit summary, audit, exports (CSV, JSON, REDCap, FHIR).
 
     prescreen users add NAME [--admin]       # then log in at /staff/login
-    prescreen export --format csv|json [--since DATE] [--outcome X] [--status X] [--output FILE]
+    prescreen export --format csv|json|redcap-dictionary|redcap|fhir-questionnaire|fhir [--since DATE] ...
     python -m bot.staff.seed --conversations 100000 --database-url sqlite:///var/bench.sqlite3
     python bench/staff_pages.py --database-url sqlite:///var/bench.sqlite3
 

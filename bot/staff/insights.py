@@ -40,8 +40,7 @@ from sqlalchemy.engine import Connection
 
 from actions.trial import Trial
 from bot.db.schema import contact_attempts, conversations, followups, result_criteria
-from bot.staff.queries import (EARLIEST, LANGUAGES, LANGUAGES_IN_ENGLISH, LATEST, OUTCOMES, day_start_utc,
-                               parse_date)
+from bot.staff.queries import LANGUAGES, LANGUAGES_IN_ENGLISH, OUTCOMES, date_arg, day_start_utc
 
 DEFAULT_DAYS = 90          # no dates given: the last 90 days, today included
 MAX_DAYS = 731             # a longer range is refused (about two years: at most 105 weekly columns)
@@ -94,14 +93,9 @@ class Period:
         default = cls.default(today)
         dates = {}
         for name, fallback in (("from", default.date_from), ("to", default.date_to)):
-            value = (args.get(name) or "").strip()
-            dates[name] = fallback
-            if value:
-                try:
-                    dates[name] = parse_date(value)
-                except ValueError:
-                    problems.append(f"{'From' if name == 'from' else 'To'} date {value[:40]!r} is not a date from "
-                                    f"{EARLIEST.year} to {LATEST.year} (YYYY-MM-DD).")
+            given, problem = date_arg(args, name)
+            dates[name] = given or fallback
+            problems += [problem] if problem else []
         if not (args.get("from") or "").strip() and (args.get("to") or "").strip() and not problems:
             dates["from"] = dates["to"] - dt.timedelta(days=DEFAULT_DAYS - 1)   # only `to`: the 90 days before it
         language = (args.get("language") or "").strip() or None

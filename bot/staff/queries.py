@@ -91,14 +91,8 @@ class Filters:
             problems.append("Contact requested must be yes or no.")
         dates = {}
         for name in ("from", "to"):
-            value = (args.get(name) or "").strip()
-            dates[name] = None
-            if value:
-                try:
-                    dates[name] = parse_date(value)
-                except ValueError:
-                    problems.append(f"{'From' if name == 'from' else 'To'} date {value!r} is not a date from "
-                                    f"{EARLIEST.year} to {LATEST.year} (YYYY-MM-DD).")
+            dates[name], problem = date_arg(args, name)
+            problems += [problem] if problem else []
         query = (args.get("q") or "").strip()[:200]
         language = (args.get("language") or "").strip() or None
         if language and language not in LANGUAGES:
@@ -143,6 +137,18 @@ class Filters:
 
 EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
 QUESTION_ID = re.compile(r"[a-z0-9_]{1,64}")
+
+
+def date_arg(args: Mapping[str, Any], name: str) -> tuple[dt.date | None, str | None]:
+    """The date of the request argument `from` or `to` (None when not given), or the problem in words."""
+    value = (args.get(name) or "").strip()
+    if not value:
+        return None, None
+    try:
+        return parse_date(value), None
+    except ValueError:
+        return None, (f"{'From' if name == 'from' else 'To'} date {value[:40]!r} is not a date from "
+                      f"{EARLIEST.year} to {LATEST.year} (YYYY-MM-DD).")
 
 
 def parse_date(value: str) -> dt.date:
