@@ -37,6 +37,7 @@ def app(request, tmp_path):
         add_staff(application, "carol")
         add_staff(application, "dave")
         yield application
+        store_of(application).forgetter.flush()   # a deletion's pass, before the schema is dropped
         store_of(application).engine.dispose()
 
 
