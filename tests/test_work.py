@@ -305,3 +305,23 @@ def test_deleting_a_conversation_deletes_its_work(app, staff):
     with engine(app).connect() as conn:
         for table in (contact_attempts, corrections, check_items, result_criteria, notifications):
             assert conn.execute(select(func.count()).select_from(table)).scalar() == 0, table.name
+
+
+def test_a_spanish_result_is_re_evaluated_in_spanish_with_its_items_in_english(app):
+    from bot.engine import initial_slots
+    from bot.staff import work
+    from bot.staff.transcript import record
+
+    Chat(app, "unsure-conversation-01").run(REAL_HIV_UNSURE)
+    trial = app.extensions["prescreen_trial"]
+    dialogue = app.extensions["prescreen"].dialogue_engine.dialogue
+    rec = record(trial, store_of(app).events("unsure-conversation-01"), initial=initial_slots(dialogue))
+    stored = dict(store_of(app).conversation("unsure-conversation-01")["result"], language="es")
+    values = work.merged_corrections(trial, rec, [])
+    spanish = work.reevaluate(trial, rec, values, stored, [], "carol")
+    english = work.reevaluate(trial, rec, values, dict(stored, language="en"), [], "carol")
+    assert spanish["outcome"] == english["outcome"] == "needs_review" and spanish["language"] == "es"
+    assert spanish["to_check"] == english["to_check"] and "HIV" in spanish["to_check"][0]   # staff tick these
+    hiv = {c["id"]: c["reason"] for c in spanish["criteria"]}["hiv"]
+    expected = {c.id: c for _, c in trial.for_language("es").criteria()}["hiv"].reasons.unknown
+    assert hiv == expected and hiv != {c["id"]: c["reason"] for c in english["criteria"]}["hiv"]

@@ -365,12 +365,16 @@ def merged_corrections(trial: Trial, record: Record, rows: list[dict[str, Any]])
 
 
 def reevaluate(trial: Trial, record: Record, values: Mapping[str, Any], stored: Mapping[str, Any],
-               corrected: list[str], actor: str, today: dt.date | None = None) -> dict[str, Any]:
-    """The result for these answers (English, for staff) as of the stored result's date (or `today`);
-    a corrected answer is no longer the patient's estimate."""
-    as_of = today or dt.date.fromisoformat(stored["today"])
+               corrected: list[str], actor: str) -> dict[str, Any]:
+    """The result for these answers as of the stored result's date, in the stored result's language
+    (its "to check" list in English, as the bot stores it: staff read it); a corrected answer is no
+    longer the patient's estimate."""
+    as_of = dt.date.fromisoformat(stored["today"])
     rough = [a for a in estimates(trial, record.slots) if a not in corrected]
-    result = dict(evaluate(trial.for_language("en"), values, as_of, rough))
+    language = stored.get("language") if stored.get("language") in trial.languages else "en"
+    result = dict(evaluate(trial.for_language(language), values, as_of, rough))
+    if language != "en":
+        result["to_check"] = evaluate(trial.for_language("en"), values, as_of, rough)["to_check"]
     for key in ("reference", "language"):
         if key in stored:
             result[key] = stored[key]
