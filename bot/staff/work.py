@@ -307,7 +307,7 @@ def parse_value(trial: Trial, answer_id: str, form: Mapping[str, Any]) -> Any:
         try:
             value = int(raw)
         except ValueError:
-            raise WorkError(f"{raw!r} is not a whole number.") from None
+            raise WorkError(f"{raw[:40]!r} is not a whole number.") from None
     elif spec.type == "last_dose" and raw == LAST_DOSE_DATE:
         value = str(form.get("date") or "").strip()
         if not value:
