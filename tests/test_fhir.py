@@ -23,9 +23,8 @@ from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
 from actions.trial import load_trial, parse_trial
 from bot.cli import main
-from test_redcap import (FICTIONAL_DIALYSIS, FICTIONAL_NO_AGE, FICTIONAL_SENDERS, SENDERS, real_conversations,
-                         references)
-from test_staff_helpers import FICTIONAL, FICTIONAL_TO_RESULT, ROOT, Chat, make_app
+from test_redcap import FICTIONAL_SENDERS, SENDERS, export_database
+from test_staff_helpers import FICTIONAL, ROOT
 
 CRITERIA = str(ROOT / "criteria.yaml")
 DATA_ABSENT = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
@@ -34,13 +33,7 @@ VALUE_KEYS = {"boolean": "valueBoolean", "integer": "valueInteger", "choice": "v
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("fhir")
-    app = make_app(tmp)
-    real_conversations(app)
-    fictional = make_app(tmp, CRITERIA=FICTIONAL)
-    for name, script in (("fine", FICTIONAL_TO_RESULT), ("dialysis", FICTIONAL_DIALYSIS), ("no_age", FICTIONAL_NO_AGE)):
-        Chat(fictional, FICTIONAL_SENDERS[name]).run(script)
-    return {"url": f"sqlite:///{tmp / 'test.sqlite3'}", "references": references(app)}
+    return export_database(tmp_path_factory.mktemp("fhir"))
 
 
 @pytest.fixture()

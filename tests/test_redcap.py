@@ -83,10 +83,9 @@ def run(*args):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    """One database with the real-trial and the fictional-trial conversations."""
-    tmp = tmp_path_factory.mktemp("redcap")
+def export_database(tmp) -> dict:
+    """One database (in the folder `tmp`) with the real-trial and the fictional-trial conversations:
+    its URL and the real ones' reference codes. The FHIR tests export the same database."""
     app = make_app(tmp)
     chats = real_conversations(app)
     assert chats["likely"].result["outcome"] == "likely_eligible"
@@ -101,6 +100,11 @@ def data(tmp_path_factory):
     assert fine.result["outcome"] == "likely_eligible" and dialysis.result["outcome"] == "not_eligible"
     assert no_age.result["outcome"] == "not_eligible"
     return {"url": f"sqlite:///{tmp / 'test.sqlite3'}", "references": references(app)}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return export_database(tmp_path_factory.mktemp("redcap"))
 
 
 @pytest.fixture()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
@@ -425,7 +425,6 @@ class FollowUp:
     next_action_on: dt.date | None
     visit_on: dt.date | None
     note: str | None = None
-    changed: list[str] = field(default_factory=list)
 
 
 def save_follow_up(conn: Connection, conversation_id: str, wanted: FollowUp, actor: str,
